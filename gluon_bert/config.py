@@ -1,0 +1,87 @@
+"""Model configuration: one JSON-serialisable object, with the chapter's presets."""
+import dataclasses
+import json
+import os
+
+__all__ = ['BERTConfig', 'PRESETS', 'get_config']
+
+
+@dataclasses.dataclass
+class BERTConfig:
+    """Architecture of a BERT model (d2l defaults; original-BERT options off)."""
+    vocab_size: int = 0
+    num_hiddens: int = 128
+    ffn_num_hiddens: int = 128
+    num_heads: int = 2
+    num_blks: int = 2
+    dropout: float = 0.2
+    max_len: int = 128
+    # Options for original-BERT checkpoints; the chapter's model leaves them off.
+    activation: str = 'relu'            # 'relu' (chapter) or 'gelu'
+    layer_norm_eps: float = 1e-5        # MXNet's LayerNorm default
+    embed_layer_norm: bool = False      # LayerNorm + dropout after the embeddings
+    attention_dropout: float = None     # None: same as dropout
+    mlm_activation: str = 'relu'        # MaskLM transform activation
+    type_vocab_size: int = 2
+    # Classifier head: 'hidden' (pretrained tanh `hidden` + Dense(3)) or
+    # 'mlp' (the earlier MXNet form: Dense(256, relu) + Dense(3) on <cls>).
+    classifier_head: str = 'hidden'
+    classifier_hiddens: int = 256
+    num_classes: int = 3
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d):
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError('unknown BERTConfig fields: %s' % ', '.join(unknown))
+        return cls(**d)
+
+    def save(self, path):
+        tmp = path + '.tmp'
+        with open(tmp, 'w') as f:
+            json.dump(self.to_dict(), f, indent=2, sort_keys=True)
+            f.write('\n')
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path):
+        with open(path) as f:
+            try:
+                d = json.load(f)
+            except json.JSONDecodeError as e:
+                raise ValueError('%s: line %d: invalid JSON: %s' % (path, e.lineno, e.msg))
+        return cls.from_dict(d)
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+
+# The chapter's model sizes.  `d2l.pretrain` is the size the MXNet pretraining
+# section trains on WikiText-2; `bert.small` and `bert.base` are the sizes of the
+# pretrained models the fine-tuning section loads.
+PRESETS = {
+    'd2l.pretrain': dict(num_hiddens=128, ffn_num_hiddens=128, num_heads=2,
+                         num_blks=2, dropout=0.2, max_len=128),
+    'bert.small': dict(num_hiddens=256, ffn_num_hiddens=512, num_heads=4,
+                       num_blks=2, dropout=0.1, max_len=512),
+    'bert.base': dict(num_hiddens=768, ffn_num_hiddens=3072, num_heads=12,
+                      num_blks=12, dropout=0.1, max_len=512),
+}
+
+# Pretraining recipe of the chapter's MXNet pretraining size.
+PRETRAIN_DEFAULTS = dict(batch_size=256, max_len=128, num_steps=4000, lr=0.01)
+# Fine-tuning recipe of the chapter.
+FINETUNE_DEFAULTS = dict(batch_size=512, max_len=128, num_epochs=5, lr=1e-4)
+
+
+def get_config(name, vocab_size, **overrides):
+    """Return the preset `name` for a vocabulary of `vocab_size` tokens."""
+    if name not in PRESETS:
+        raise ValueError('unknown preset %r; choose one of %s' % (name, ', '.join(sorted(PRESETS))))
+    d = dict(PRESETS[name], vocab_size=vocab_size)
+    d.update(overrides)
+    return BERTConfig(**d)

@@ -1,0 +1,291 @@
+"""Scaling training out: MXNet's kvstore (one machine or a parameter-server
+cluster), gradient accumulation and mixed precision.
+
+kvstore types (`--kvstore`)
+---------------------------
+* `device` (default, the chapter's): gradients of the devices of `--ctx` are
+  summed on a device; with one device there is no kvstore at all.
+* `local`: the same, summed in host memory.
+* `dist_sync`, `dist_device_sync`: synchronous data parallelism over several
+  worker processes (on one or many machines) through MXNet's parameter server.
+  The processes need the `DMLC_*` environment of a launcher: start them with
+  `python -m gluon_bert.launch -n WORKERS -s SERVERS -- COMMAND` on one
+  machine, or with MXNet's `tools/launch.py` on a cluster (see
+  `gluon_bert.launch`).  `dist_device_sync` sums a worker's devices on a GPU
+  before the push.
+
+Batch size and learning rate
+----------------------------
+`batch_size` is the GLOBAL batch: the examples of one optimizer step, over all
+devices of all workers.  Every worker draws the same shuffled order of each epoch
+(same seed), cuts it into the same global batches, and worker `r` of `W` takes
+the `r`-th of `W` nearly equal contiguous slices of every batch (its devices split
+that slice again).  The servers sum the workers' gradients and every worker then
+applies the same update to its copy of the parameters (`update_on_kvstore=False`,
+so the optimizer state is local and can be checkpointed), normalised by the size
+of the global batch (`trainer.step(global_batch_size)`; pretraining normalises
+its losses by the global batch's counts and steps with 1).  Hence W workers with
+batch B make exactly the update of one device with batch B: the learning rate,
+the number of steps per epoch and the result do not depend on W (up to float
+rounding), and a run may be resumed with another number of workers.  To keep the
+per-worker batch when adding workers, multiply `--batch-size` by W and adjust
+`--lr` yourself (e.g. linearly).
+
+Only rank 0 writes checkpoints, metrics, curves and the final model; the output
+folder must be on a file system every worker can read for `--resume` (each worker
+loads the optimizer state from the checkpoint).  The rank a worker gets from the
+scheduler is MXNet's `kv.rank`; it need not equal the launcher's worker index.
+
+Gradient accumulation (`grad_accum` K)
+--------------------------------------
+Each worker's share of a batch is cut into K micro-batches; their gradients add
+up (`grad_req='add'`) and one optimizer step follows, normalised by the whole
+batch, so the update equals that of one batch (memory of a micro-batch).
+
+Mixed precision (`amp`)
+-----------------------
+`mxnet.contrib.amp` with float16 (dynamic loss scaling).  MXNet 1.9 has no
+float16 kernels for e.g. FullyConnected on CPU, so `amp` is tried on the devices
+first and refused with a clear message where unsupported.  AMP's overflow check
+reads one flag per step back to the host (MXNet's implementation).
+"""
+import os
+
+import numpy as np
+import mxnet as mx
+from mxnet import autograd, gluon
+
+__all__ = ['KVSTORE_TYPES', 'Cluster', 'setup_kvstore', 'make_trainer', 'adopt_trainer',
+           'worker_share',
+           'micro_batches', 'allreduce_sum', 'enable_grad_accumulation', 'zero_grads',
+           'backward', 'check_amp_support', 'init_amp', 'init_amp_trainer', 'step_seed']
+
+KVSTORE_TYPES = ('device', 'local', 'dist_sync', 'dist_device_sync')
+
+# Keys of the small arrays summed over workers (metrics); far above the
+# parameter indices the Trainer uses as keys.
+_METRIC_KEY_BASE = 1 << 24
+
+
+class Cluster:
+    """Where this process stands: the kvstore given to `gluon.Trainer` (a type
+    name or an mx.kv.KVStore), its `rank` and `num_workers`."""
+
+    def __init__(self, kvstore='device', rank=0, num_workers=1):
+        self.kvstore = kvstore
+        self.rank, self.num_workers = int(rank), int(num_workers)
+        self._metric_keys = set()
+
+    @property
+    def distributed(self):
+        return isinstance(self.kvstore, mx.kv.KVStore) and 'dist' in self.kvstore.type
+
+    @property
+    def is_root(self):
+        """Whether this process writes the outputs (rank 0)."""
+        return self.rank == 0
+
+    def barrier(self):
+        if self.distributed:
+            self.kvstore.barrier()
+
+    def __repr__(self):
+        kind = self.kvstore.type if isinstance(self.kvstore, mx.kv.KVStore) else self.kvstore
+        return 'Cluster(%s, rank %d of %d)' % (kind, self.rank, self.num_workers)
+
+
+def setup_kvstore(kvstore='device'):
+    """A Cluster for `kvstore`: a type name of KVSTORE_TYPES, an mx.kv.KVStore or a
+    Cluster (returned as is).  A `dist_*` type creates the kvstore with
+    `mx.kv.create`, which joins the job of the `DMLC_*` environment."""
+    if isinstance(kvstore, Cluster):
+        return kvstore
+    if isinstance(kvstore, mx.kv.KVStore):
+        return Cluster(kvstore, kvstore.rank, kvstore.num_workers)
+    if kvstore is None:
+        return Cluster(None)
+    if kvstore not in KVSTORE_TYPES:
+        raise ValueError('unknown kvstore %r; choose one of %s'
+                         % (kvstore, ', '.join(KVSTORE_TYPES)))
+    if not kvstore.startswith('dist'):
+        return Cluster(kvstore)
+    missing = [v for v in ('DMLC_ROLE', 'DMLC_PS_ROOT_URI', 'DMLC_PS_ROOT_PORT',
+                           'DMLC_NUM_WORKER', 'DMLC_NUM_SERVER') if v not in os.environ]
+    if missing:
+        raise RuntimeError(
+            'kvstore %r needs a parameter-server job, but %s is not set; start the '
+            'command with `python -m gluon_bert.launch -n WORKERS -s SERVERS -- ...` '
+            "(or MXNet's tools/launch.py on a cluster)" % (kvstore, ', '.join(missing)))
+    kv = mx.kv.create(kvstore)
+    return Cluster(kv, kv.rank, kv.num_workers)
+
+
+def make_trainer(params, optimizer, optimizer_params, cluster):
+    """`gluon.Trainer` over `cluster`'s kvstore.  With a distributed kvstore the
+    servers only sum gradients and each worker updates its own copy
+    (`update_on_kvstore=False`), so optimizer states can be saved and batches
+    may differ in size."""
+    cluster = setup_kvstore(cluster)
+    kwargs = {'update_on_kvstore': False} if cluster.distributed else {}
+    return gluon.Trainer(params, optimizer, optimizer_params, kvstore=cluster.kvstore,
+                         **kwargs)
+
+
+def adopt_trainer(trainer, cluster):
+    """Make a Trainer created elsewhere (e.g. `optim.make_trainer`) use
+    `cluster`'s distributed kvstore the way `make_trainer` does
+    (`update_on_kvstore=False`).  It must not have made its kvstore yet."""
+    cluster = setup_kvstore(cluster)
+    if not cluster.distributed:
+        return trainer
+    if trainer._kv_initialized:
+        if trainer._kvstore is not cluster.kvstore or trainer._update_on_kvstore:
+            raise ValueError('the trainer already uses another kvstore; create it with '
+                             'distributed.make_trainer or before its first step')
+        return trainer
+    trainer._kvstore_params = {'kvstore': cluster.kvstore, 'update_on_kvstore': False}
+    return trainer
+
+
+def worker_share(idx, cluster):
+    """This worker's slice of the global batch `idx` and its weight (1.0).  A
+    worker whose slice would be empty (a final batch with fewer examples than
+    workers) gets the batch's first example with weight 0.0: it still pushes a
+    (zero) gradient, as every worker must in a synchronous step."""
+    if cluster is None or cluster.num_workers == 1:
+        return idx, 1.0
+    share = np.array_split(idx, cluster.num_workers)[cluster.rank]
+    if len(share) == 0:
+        return idx[:1], 0.0
+    return share, 1.0
+
+
+def micro_batches(idx, num):
+    """`idx` cut into at most `num` nearly equal, non-empty, contiguous parts."""
+    if num <= 1:
+        return [idx]
+    return [part for part in np.array_split(idx, num) if len(part)]
+
+
+def allreduce_sum(cluster, values):
+    """Sum of the float vector `values` over all workers (itself when there is one
+    worker).  A collective: every worker must call it at the same point."""
+    values = np.asarray(values, dtype=np.float64).reshape(-1)
+    if cluster is None or not cluster.distributed:
+        return values
+    kv = cluster.kvstore
+    key = _METRIC_KEY_BASE + values.size
+    if key not in cluster._metric_keys:
+        kv.init(key, mx.nd.zeros(values.shape, dtype='float64'))
+        cluster._metric_keys.add(key)
+    out = mx.nd.zeros(values.shape, dtype='float64')
+    kv.pushpull(key, mx.nd.array(values, dtype='float64'), out=out)
+    return out.asnumpy()
+
+
+def enable_grad_accumulation(params, num):
+    """With `num` > 1 micro-batches, let gradients add up over backward passes."""
+    if num > 1:
+        for p in params.values():
+            if p.grad_req != 'null':
+                p.grad_req = 'add'
+
+
+def zero_grads(params, num):
+    """After a step with accumulated gradients, start the next one from zero."""
+    if num > 1:
+        params.zero_grad()
+
+
+def backward(losses, trainer=None, amp=False, weight=1.0):
+    """Back-propagate the device losses `losses` (scaled by AMP's loss scale when
+    `amp`; multiplied by `weight` when it is not 1)."""
+    if weight != 1.0:
+        losses = [l * weight for l in losses]
+    if amp:
+        from mxnet.contrib import amp as mx_amp
+        with mx_amp.scale_loss(losses, trainer) as scaled:
+            autograd.backward(scaled)
+    else:
+        for l in losses:
+            l.backward()
+
+
+def check_amp_support(ctxs):
+    """Raise RuntimeError with a clear message unless float16 training kernels run
+    on every device of `ctxs` (tried on a tiny Dense layer: forward and backward)."""
+    for ctx in ctxs:
+        try:
+            x = mx.nd.ones((2, 4), ctx=ctx, dtype='float16')
+            w = mx.nd.ones((3, 4), ctx=ctx, dtype='float16')
+            w.attach_grad()
+            with autograd.record():
+                y = mx.nd.FullyConnected(x, w, num_hidden=3, no_bias=True)
+            y.backward()
+            w.grad.wait_to_read()
+        except mx.base.MXNetError as e:
+            first = str(e).strip().splitlines()
+            reason = next((line for line in reversed(first) if line.strip()), 'error')
+            raise RuntimeError(
+                'mixed precision (--amp, float16) is not supported on %s by this MXNet '
+                'build (%s); AMP needs a GPU: use --ctx gpu, or train without --amp'
+                % (ctx, reason.strip())) from None
+
+
+def init_amp(ctxs):
+    """Check the devices, then `amp.init()` (float16; once per process)."""
+    check_amp_support(ctxs)
+    from mxnet.contrib import amp as mx_amp
+    mx_amp.init(target_dtype='float16')
+
+
+def init_amp_trainer(trainer):
+    from mxnet.contrib import amp as mx_amp
+    if getattr(trainer, '_amp_loss_scaler', None) is None:
+        mx_amp.init_trainer(trainer)
+
+
+def step_seed(seed, step, rank=0):
+    """MXNet's random seed for optimizer step `step` (dropout masks): MXNet 1.x
+    cannot save its generator state, so the loops reseed before every step, and a
+    resumed run draws the same masks as an uninterrupted one."""
+    return (int(seed) * 1000003 + int(rank) * 7919 + int(step)) % (2 ** 31 - 1)
+
+
+BATCH_SIZE_HELP = ('GLOBAL batch size: the examples of one optimizer step over all devices '
+                   'and all workers (each of W workers takes 1/W of every batch, so the '
+                   'update and --lr do not depend on W)')
+
+
+def add_scale_out_arguments(parser):
+    """The scripts' options for kvstore, checkpoints, accumulation and AMP."""
+    g = parser.add_argument_group('scale-out and fault tolerance')
+    g.add_argument('--kvstore', default='device', choices=KVSTORE_TYPES,
+                   help="how gradients are summed: 'device'/'local' over the devices of "
+                   "--ctx; 'dist_sync'/'dist_device_sync' over worker processes through "
+                   "MXNet's parameter server (start them with python -m gluon_bert.launch "
+                   "-n WORKERS -s SERVERS -- python scripts/...; rank 0 writes the outputs)")
+    g.add_argument('--checkpoint-every', type=int, default=0, metavar='N',
+                   help='also checkpoint every N optimizer steps (checkpoints are written '
+                   'at every epoch end anyway, into OUTPUT/checkpoints)')
+    g.add_argument('--keep-checkpoints', type=int, default=3, metavar='K',
+                   help='number of checkpoints kept (default 3)')
+    g.add_argument('--resume', action='store_true',
+                   help='continue from the newest good checkpoint in OUTPUT/checkpoints')
+    g.add_argument('--no-checkpoints', action='store_true', help='write no checkpoints')
+    g.add_argument('--grad-accum', type=int, default=1, metavar='K',
+                   help='accumulate the gradients of K micro-batches of B/K per step '
+                   '(same update as one batch of B, memory of B/K)')
+    g.add_argument('--amp', action='store_true',
+                   help='mixed precision (mxnet.contrib.amp, float16); needs a GPU')
+    return g
+
+
+def scale_out_kwargs(args):
+    """Keyword arguments of run_pretraining / run_finetuning from those options."""
+    if args.grad_accum < 1:
+        raise SystemExit('--grad-accum must be at least 1')
+    return dict(kvstore=args.kvstore, checkpoint_every=args.checkpoint_every,
+                keep_checkpoints=args.keep_checkpoints, resume=args.resume,
+                checkpoints=not args.no_checkpoints, grad_accum=args.grad_accum,
+                amp=args.amp)

@@ -1,0 +1,239 @@
+"""The BERT model of the chapter, as Gluon HybridBlocks.
+
+`BERTEncoder` (token + segment + learnable positional embeddings, then Transformer
+encoder blocks), `MaskLM`, `NextSentencePred`, `BERTModel` returning
+`(encoded_X, mlm_Y_hat, nsp_Y_hat)`, and `BERTClassifier` for SNLI.  Every block is
+built from a `BERTConfig`; structural parameter names (`encoder.blks.0.attention.W_q.weight`)
+are stable so checkpoints travel between versions and frameworks.
+"""
+import math
+
+from mxnet.gluon import nn
+
+from .config import BERTConfig
+
+__all__ = ['MultiHeadAttention', 'PositionWiseFFN', 'AddNorm', 'TransformerEncoderBlock',
+           'BERTEncoder', 'MaskLM', 'NextSentencePred', 'BERTModel', 'BERTClassifier',
+           'cls_encoding']
+
+
+def _activation(name):
+    if name == 'gelu':
+        return nn.GELU()
+    if name in ('relu', 'tanh', 'sigmoid', 'softrelu'):
+        return nn.Activation(name)
+    raise ValueError('unknown activation %r' % name)
+
+
+class MultiHeadAttention(nn.HybridBlock):
+    """Multi-head scaled dot-product self-attention, masked by `valid_lens`."""
+
+    def __init__(self, num_hiddens, num_heads, dropout, use_bias=True, **kwargs):
+        super().__init__(**kwargs)
+        if num_hiddens % num_heads:
+            raise ValueError('num_hiddens (%d) must be a multiple of num_heads (%d)'
+                             % (num_hiddens, num_heads))
+        self.num_heads = num_heads
+        self._scale = 1.0 / math.sqrt(num_hiddens // num_heads)
+        with self.name_scope():
+            self.W_q = nn.Dense(num_hiddens, use_bias=use_bias, flatten=False,
+                                in_units=num_hiddens)
+            self.W_k = nn.Dense(num_hiddens, use_bias=use_bias, flatten=False,
+                                in_units=num_hiddens)
+            self.W_v = nn.Dense(num_hiddens, use_bias=use_bias, flatten=False,
+                                in_units=num_hiddens)
+            self.W_o = nn.Dense(num_hiddens, use_bias=use_bias, flatten=False,
+                                in_units=num_hiddens)
+            self.dropout = nn.Dropout(dropout)
+
+    def _split_heads(self, F, X):
+        # (B, L, H) -> (B * heads, L, H / heads)
+        X = X.reshape((0, 0, -4, self.num_heads, -1)).transpose((0, 2, 1, 3))
+        return X.reshape((-3, 0, 0))
+
+    def hybrid_forward(self, F, X, valid_lens):
+        q = self._split_heads(F, self.W_q(X) * self._scale)
+        k = self._split_heads(F, self.W_k(X))
+        v = self._split_heads(F, self.W_v(X))
+        scores = F.batch_dot(q, k, transpose_b=True)           # (B*h, Lq, Lk)
+        # Each query of example b may attend to the first valid_lens[b] keys.
+        lens = F.repeat(valid_lens.astype('int32'), repeats=self.num_heads, axis=0)
+        lens = F.broadcast_like(lens.expand_dims(1), scores, lhs_axes=(1,), rhs_axes=(1,))
+        weights = F.softmax(scores, length=lens, use_length=True, axis=-1)
+        out = F.batch_dot(self.dropout(weights), v)            # (B*h, Lq, d)
+        out = out.reshape((-4, -1, self.num_heads, 0, 0)).transpose((0, 2, 1, 3))
+        return self.W_o(out.reshape((0, 0, -3)))
+
+
+class PositionWiseFFN(nn.HybridBlock):
+    """Two dense layers applied at every position."""
+
+    def __init__(self, ffn_num_hiddens, num_hiddens, activation='relu', **kwargs):
+        super().__init__(**kwargs)
+        with self.name_scope():
+            self.dense1 = nn.Dense(ffn_num_hiddens, flatten=False, in_units=num_hiddens)
+            self.act = _activation(activation)
+            self.dense2 = nn.Dense(num_hiddens, flatten=False, in_units=ffn_num_hiddens)
+
+    def hybrid_forward(self, F, X):
+        return self.dense2(self.act(self.dense1(X)))
+
+
+class AddNorm(nn.HybridBlock):
+    """Residual connection followed by layer normalization: LN(dropout(Y) + X)."""
+
+    def __init__(self, dropout, num_hiddens, epsilon=1e-5, **kwargs):
+        super().__init__(**kwargs)
+        with self.name_scope():
+            self.dropout = nn.Dropout(dropout)
+            self.ln = nn.LayerNorm(epsilon=epsilon, in_channels=num_hiddens)
+
+    def hybrid_forward(self, F, X, Y):
+        return self.ln(self.dropout(Y) + X)
+
+
+class TransformerEncoderBlock(nn.HybridBlock):
+    """Self-attention and position-wise FFN, each with AddNorm."""
+
+    def __init__(self, config, **kwargs):
+        super().__init__(**kwargs)
+        c = config
+        att_dropout = c.dropout if c.attention_dropout is None else c.attention_dropout
+        with self.name_scope():
+            self.attention = MultiHeadAttention(c.num_hiddens, c.num_heads, att_dropout, True)
+            self.addnorm1 = AddNorm(c.dropout, c.num_hiddens, c.layer_norm_eps)
+            self.ffn = PositionWiseFFN(c.ffn_num_hiddens, c.num_hiddens, c.activation)
+            self.addnorm2 = AddNorm(c.dropout, c.num_hiddens, c.layer_norm_eps)
+
+    def hybrid_forward(self, F, X, valid_lens):
+        Y = self.addnorm1(X, self.attention(X, valid_lens))
+        return self.addnorm2(Y, self.ffn(Y))
+
+
+class BERTEncoder(nn.HybridBlock):
+    """Token + segment + learnable positional embeddings, then `num_blks` blocks."""
+
+    def __init__(self, config, **kwargs):
+        super().__init__(**kwargs)
+        c = config
+        self.max_len = c.max_len
+        with self.name_scope():
+            self.token_embedding = nn.Embedding(c.vocab_size, c.num_hiddens)
+            self.segment_embedding = nn.Embedding(c.type_vocab_size, c.num_hiddens)
+            # Learnable positional embeddings, long enough for max_len.
+            self.pos_embedding = self.params.get('pos_embedding',
+                                                 shape=(1, c.max_len, c.num_hiddens))
+            if c.embed_layer_norm:
+                self.embed_ln = nn.LayerNorm(epsilon=c.layer_norm_eps, in_channels=c.num_hiddens)
+                self.embed_dropout = nn.Dropout(c.dropout)
+            else:
+                self.embed_ln = None
+            self.blks = nn.HybridSequential()
+            for _ in range(c.num_blks):
+                self.blks.add(TransformerEncoderBlock(c))
+
+    def hybrid_forward(self, F, tokens, segments, valid_lens, pos_embedding):
+        X = self.token_embedding(tokens) + self.segment_embedding(segments)
+        X = F.broadcast_add(X, F.slice_like(pos_embedding, X, axes=(1,)))
+        if self.embed_ln is not None:
+            X = self.embed_dropout(self.embed_ln(X))
+        for blk in self.blks:
+            X = blk(X, valid_lens)
+        return X
+
+
+def cls_encoding(F, X):
+    """The encoding of the first token (`<cls>`): (B, L, H) -> (B, H)."""
+    return F.slice_axis(X, axis=1, begin=0, end=1).reshape((0, -1))
+
+
+class MaskLM(nn.HybridBlock):
+    """Predict the tokens at `pred_positions` from the encodings:
+    Dense -> activation -> LayerNorm -> Dense(vocab), named `mlp.0 / mlp.1 / mlp.2`
+    as the chapter's `nn.Sequential`."""
+
+    def __init__(self, config, **kwargs):
+        super().__init__(**kwargs)
+        c = config
+        act = c.mlm_activation
+        with self.name_scope():
+            self.mlp = nn.HybridSequential()
+            # ReLU is fused into the Dense as the chapter; other activations follow it.
+            self.mlp.add(nn.Dense(c.num_hiddens, flatten=False, in_units=c.num_hiddens,
+                                  activation='relu' if act == 'relu' else None))
+            self.mlp.add(nn.LayerNorm(epsilon=c.layer_norm_eps, in_channels=c.num_hiddens))
+            self.mlp.add(nn.Dense(c.vocab_size, flatten=False, in_units=c.num_hiddens))
+            self.act = None if act == 'relu' else _activation(act)
+
+    def hybrid_forward(self, F, X, pred_positions):
+        pred_positions = pred_positions.astype('int32')
+        batch_idx = F.contrib.arange_like(pred_positions, axis=0).astype('int32')
+        batch_idx = F.broadcast_like(batch_idx.expand_dims(1), pred_positions)
+        masked_X = F.gather_nd(X, F.stack(batch_idx, pred_positions, axis=0))
+        h = self.mlp[0](masked_X)
+        if self.act is not None:
+            h = self.act(h)
+        return self.mlp[2](self.mlp[1](h))                  # (B, P, vocab)
+
+
+class NextSentencePred(nn.HybridBlock):
+    """Binary classifier: is the second sentence the next one?"""
+
+    def __init__(self, num_hiddens=0, **kwargs):
+        super().__init__(**kwargs)
+        with self.name_scope():
+            self.output = nn.Dense(2, in_units=num_hiddens)
+
+    def hybrid_forward(self, F, X):
+        return self.output(X)
+
+
+class BERTModel(nn.HybridBlock):
+    """Encoder + `hidden` (tanh Dense on `<cls>`) + MaskLM + NextSentencePred."""
+
+    def __init__(self, config, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(config, BERTConfig):
+            raise TypeError('BERTModel takes a BERTConfig')
+        self.config = config
+        with self.name_scope():
+            self.encoder = BERTEncoder(config)
+            self.hidden = nn.Dense(config.num_hiddens, activation='tanh',
+                                   in_units=config.num_hiddens)
+            self.mlm = MaskLM(config)
+            self.nsp = NextSentencePred(config.num_hiddens)
+
+    def hybrid_forward(self, F, tokens, segments, valid_lens, pred_positions=None):
+        encoded_X = self.encoder(tokens, segments, valid_lens)
+        mlm_Y_hat = None if pred_positions is None else self.mlm(encoded_X, pred_positions)
+        nsp_Y_hat = self.nsp(self.hidden(cls_encoding(F, encoded_X)))
+        return encoded_X, mlm_Y_hat, nsp_Y_hat
+
+
+class BERTClassifier(nn.HybridBlock):
+    """The pretrained encoder and `hidden`, and a new `Dense(num_classes)` output.
+
+    With `config.classifier_head == 'mlp'` the earlier MXNet form is used instead:
+    `Dense(classifier_hiddens, relu)` + `Dense(num_classes)` on the `<cls>` encoding.
+    """
+
+    def __init__(self, bert, head=None, num_classes=None, **kwargs):
+        super().__init__(**kwargs)
+        config = bert.config
+        head = head or config.classifier_head
+        num_classes = num_classes or config.num_classes
+        self.config = config.replace(classifier_head=head, num_classes=num_classes)
+        with self.name_scope():
+            self.encoder = bert.encoder
+            if head == 'hidden':
+                self.hidden = bert.hidden
+            elif head == 'mlp':
+                self.hidden = nn.Dense(config.classifier_hiddens, activation='relu',
+                                       in_units=config.num_hiddens)
+            else:
+                raise ValueError("classifier head must be 'hidden' or 'mlp', not %r" % head)
+            self.output = nn.Dense(num_classes, in_units=self.hidden._units)
+
+    def hybrid_forward(self, F, tokens, segments, valid_lens):
+        encoded_X = self.encoder(tokens, segments, valid_lens)
+        return self.output(self.hidden(cls_encoding(F, encoded_X)))

@@ -1,0 +1,160 @@
+"""Pretraining BERT: masked language modeling + next sentence prediction."""
+import math
+
+import numpy as np
+import mxnet as mx
+from mxnet import autograd, gluon
+
+from .training import (split_and_load, iterate_batches, padded_length, MetricsLog, Timer, progress_bar as _progress)
+from . import distributed as _dist, state as _state
+
+__all__ = ['pretrain', 'get_batch_loss_bert', 'pretrain_batch']
+
+
+def pretrain_batch(dataset, idx, max_len=None):
+    """Host arrays of one pretraining batch, padded to the batch's longest pair."""
+    valid = dataset.valid_lens[idx]
+    L = padded_length(int(valid.max()), max_len or dataset.all_token_ids.shape[1])
+    return (dataset.all_token_ids[idx, :L], dataset.all_segments[idx, :L], valid,
+            dataset.all_pred_positions[idx], dataset.all_mlm_weights[idx],
+            dataset.all_mlm_labels[idx], dataset.nsp_labels[idx])
+
+
+def get_batch_loss_bert(net, loss, vocab_size, shards, num_mlm_weights, batch_size):
+    """MLM and NSP losses of each device shard.  Each shard's loss is normalised by
+    the GLOBAL batch's MLM-weight count and size, so the summed gradients equal the
+    gradient of one device on the whole batch, however many devices share it."""
+    mlm_ls, nsp_ls, ls = [], [], []
+    for tokens, segments, valid_lens, pred_positions, mlm_weights, mlm_y, nsp_y in shards:
+        _, mlm_Y_hat, nsp_Y_hat = net(tokens, segments, valid_lens, pred_positions)
+        mlm_l = loss(mlm_Y_hat.reshape((-1, vocab_size)), mlm_y.reshape(-1),
+                     mlm_weights.reshape((-1, 1))).sum() / num_mlm_weights
+        nsp_l = loss(nsp_Y_hat, nsp_y).sum() / batch_size
+        mlm_ls.append(mlm_l)
+        nsp_ls.append(nsp_l)
+        ls.append(mlm_l + nsp_l)
+    return mlm_ls, nsp_ls, ls
+
+
+def pretrain(net, dataset, ctxs, num_steps, batch_size=256, lr=0.01, seed=0,
+             metrics_path=None, log_interval=50, progress=True, hybridize=True,
+             kvstore='device', optimizer='adam', checkpoint_dir=None, checkpoint_every=0,
+             keep_checkpoints=3, resume=False, grad_accum=1, amp=False):
+    """Pretrain `net` (an initialized BERTModel) on a WikiTextDataset for
+    `num_steps` steps over the devices `ctxs`.  Returns a summary dict with the
+    final MLM and NSP losses (mean over the last log interval) and pairs/sec.
+
+    `batch_size` is the global batch (all devices of all workers; see
+    `gluon_bert.distributed`).  With `checkpoint_dir`, a checkpoint is written at
+    the end of every pass over the data, at the last step and every
+    `checkpoint_every` steps (keeping `keep_checkpoints`); `resume` continues from
+    the newest good one.  `grad_accum` K: K micro-batches per step; `amp`: float16
+    mixed precision."""
+    cluster = _dist.setup_kvstore(kvstore)
+    if amp:
+        _dist.init_amp(ctxs)
+    if hybridize:
+        net.hybridize(static_alloc=True, static_shape=True)
+    vocab_size = net.config.vocab_size
+    loss = gluon.loss.SoftmaxCrossEntropyLoss()
+    _dist.enable_grad_accumulation(net.collect_params(), grad_accum)
+    trainer = _dist.make_trainer(net.collect_params(), optimizer, {'learning_rate': lr},
+                                 cluster)
+    if amp:
+        _dist.init_amp_trainer(trainer)
+    rng = np.random.RandomState(seed)
+    log = MetricsLog(metrics_path, enabled=metrics_path is not None and cluster.is_root)
+    ckpt = None if not checkpoint_dir else _state.Checkpointer(
+        checkpoint_dir, checkpoint_every, keep_checkpoints, enabled=cluster.is_root)
+    bar = _progress(num_steps, progress and cluster.is_root, 'pretrain')
+    timer, step, num_pairs = Timer(), 0, 0
+    window = []                        # (mlm_sum, nsp_sum) NDArrays since last log
+    pending = None
+    epoch, done = 0, 0                 # passes over the data; batches done in this one
+    if resume and ckpt is not None:
+        resumed = _state.restore_loop(ckpt, net, trainer, ctxs, rng, log,
+                                      expect=dict(seed=seed, batch_size=batch_size))
+        if resumed:
+            step, epoch, done = resumed['step'], resumed['epoch'], resumed['batch']
+            timer.total, num_pairs = resumed['train_seconds'], resumed['pairs']
+            # The log window's per-step losses (over all workers) are carried by rank 0.
+            window = [(mx.nd.array([w_mlm if cluster.is_root else 0.], ctx=ctxs[0]),
+                       mx.nd.array([w_nsp if cluster.is_root else 0.], ctx=ctxs[0]))
+                      for w_mlm, w_nsp in resumed['window']]
+            bar.update(step)
+    timer.start()
+    while step < num_steps:
+        epoch_rng = rng.get_state()
+        batches = list(iterate_batches(len(dataset), batch_size, True, rng))
+        for b, idx in enumerate(batches):
+            if b < done:                   # resumed: these batches are done
+                continue
+            mx.random.seed(_dist.step_seed(seed, step, cluster.rank))
+            n = len(idx)
+            # Normalised by the GLOBAL batch's counts (see get_batch_loss_bert).
+            num_weights = float(dataset.all_mlm_weights[idx].sum()) + 1e-8
+            share, weight = _dist.worker_share(idx, cluster)
+            mlm_parts, nsp_parts = [], []
+            for micro in _dist.micro_batches(share, grad_accum):
+                batch = pretrain_batch(dataset, micro)
+                shards = split_and_load(batch, ctxs)
+                with autograd.record():
+                    mlm_ls, nsp_ls, ls = get_batch_loss_bert(net, loss, vocab_size, shards,
+                                                             num_weights, n)
+                _dist.backward(ls, trainer, amp, weight)
+                mlm_parts += [l.as_in_context(ctxs[0]) for l in mlm_ls]
+                nsp_parts += [l.as_in_context(ctxs[0]) for l in nsp_ls]
+            trainer.step(1)
+            _dist.zero_grads(net.collect_params(), grad_accum)
+            mlm_sum, nsp_sum = mx.nd.add_n(*mlm_parts), mx.nd.add_n(*nsp_parts)
+            if weight != 1:
+                mlm_sum, nsp_sum = mlm_sum * weight, nsp_sum * weight
+            window.append((mlm_sum, nsp_sum))
+            if pending is not None:    # keep the engine at most one step ahead
+                pending.wait_to_read()
+            pending = nsp_sum
+            step += 1
+            num_pairs += n
+            bar.update(1)
+            if step % log_interval == 0 or step == num_steps:
+                _state.check_finite([w[0] + w[1] for w in window], step, epoch + 1, ckpt)
+                # Over all workers (a collective; the values themselves without one).
+                mlm, nsp = _dist.allreduce_sum(cluster, [
+                    mx.nd.add_n(*[w[0] for w in window]).asscalar(),
+                    mx.nd.add_n(*[w[1] for w in window]).asscalar()]) / len(window)
+                mlm, nsp = float(mlm), float(nsp)
+                if not (math.isfinite(mlm) and math.isfinite(nsp)):
+                    raise FloatingPointError('non-finite loss at step %d (epoch %d; mlm %s, '
+                                             'nsp %s)' % (step, epoch + 1, mlm, nsp))
+                elapsed = timer.stop()
+                timer.start()
+                log.write(step=step, mlm_loss=mlm, nsp_loss=nsp, time=elapsed,
+                          pairs_per_sec=num_pairs / elapsed)
+                bar.set_postfix(mlm='%.3f' % mlm, nsp='%.3f' % nsp)
+                window = []
+            last_of_pass = b + 1 == len(batches)
+            if ckpt is not None and (ckpt.due(step) or step >= num_steps or last_of_pass):
+                _state.check_finite([w[0] + w[1] for w in window], step, epoch + 1, ckpt)
+                carried = [] if not window else _dist.allreduce_sum(cluster, mx.nd.concat(
+                    *[x.reshape((1,)) for w in window for x in w], dim=0).asnumpy()).reshape(-1, 2)
+                seconds = timer.stop()
+                timer.start()
+                after = (epoch + 1, 0, rng.get_state()) if last_of_pass else \
+                    (epoch, b + 1, epoch_rng)
+                _state.save_if_finite(ckpt, net, trainer, _state.loop_state(
+                    step, after[0], after[1], after[2], trainer, log.records, seed=seed,
+                    batch_size=batch_size, train_seconds=seconds, pairs=num_pairs,
+                    window=[[float(m), float(v)] for m, v in carried]), epoch + 1)
+            if step >= num_steps:
+                break
+        else:
+            epoch, done = epoch + 1, 0     # a full pass over the data
+            continue
+        done = b + 1                       # stopped at num_steps within this pass
+    mx.nd.waitall()
+    elapsed = timer.stop()
+    bar.close()
+    last = log.records[-1]
+    return {'mlm_loss': last['mlm_loss'], 'nsp_loss': last['nsp_loss'], 'steps': step,
+            'pairs': num_pairs, 'seconds': elapsed, 'pairs_per_sec': num_pairs / elapsed,
+            'records': log.records}

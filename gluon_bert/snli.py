@@ -1,0 +1,388 @@
+"""The SNLI data set: file readers and the BERT input pipeline of the chapter.
+
+`read_snli_file` detects the format from the first non-empty line:
+
+* the official SNLI 1.0 TSV (`snli_1.0_{train,dev,test}.txt`, 14 columns, header
+  naming `sentence1_binary_parse`): the sentences are the binary-parse columns
+  with `(` and `)` removed and runs of white space collapsed, as the chapter;
+* a simple TSV whose header names a label column (`gold_label` or `label`), a
+  premise column (`sentence1` or `premise`) and a hypothesis column
+  (`sentence2` or `hypothesis`), in any order;
+* JSON lines (first character `{`) with the same key names; a label is a name
+  (`entailment`, `contradiction`, `neutral`) or its id 0, 1, 2.
+
+Rows that are skipped and counted in `SNLIData.skipped`:
+
+* `no_gold_label`: the label is `-` (the annotators did not agree);
+* `empty_sentence`: the premise or the hypothesis is empty after stripping.
+
+Errors, raised as `ValueError("{path}: line {n}: ...")`: an unrecognised header,
+a row with another number of columns than the header, an unknown label, a line
+that is not valid UTF-8, a line that is not valid JSON (or not an object, or
+lacks a key, or has a sentence that is not a string).  Blank lines are ignored.
+"""
+import collections
+import json
+import multiprocessing
+import os
+
+import numpy as np
+from mxnet import gluon
+
+from .text import WordTokenizer, truncate_pair_of_tokens
+
+__all__ = ['LABELS', 'LABEL_NAMES', 'SNLIData', 'read_snli_file', 'read_snli',
+           'SNLIBERTDataset']
+
+LABELS = {'entailment': 0, 'contradiction': 1, 'neutral': 2}
+LABEL_NAMES = ['entailment', 'contradiction', 'neutral']
+
+SPLITS = ('train', 'dev', 'test')
+NO_LABEL = '-'
+
+# Accepted spellings of the three columns (TSV header names and JSON keys).
+_LABEL_KEYS = ('gold_label', 'label')
+_PREMISE_KEYS = ('sentence1', 'premise')
+_HYPOTHESIS_KEYS = ('sentence2', 'hypothesis')
+_BINARY_PARSE_KEYS = ('sentence1_binary_parse', 'sentence2_binary_parse')
+
+# Label spellings: the names and their ids written as digits.
+_LABEL_IDS = dict(LABELS, **{str(i): i for i in range(len(LABEL_NAMES))})
+_DROP_PARENTHESES = str.maketrans('', '', '()')
+
+
+class SNLIData(collections.namedtuple('SNLIData', ['premises', 'hypotheses', 'labels'])):
+    """The triple `(premises, hypotheses, labels)` of a file, with `skipped`
+    (reason -> number of rows) and the `path` it was read from."""
+
+    def __new__(cls, premises, hypotheses, labels, skipped=None, path=None):
+        self = super().__new__(cls, premises, hypotheses, labels)
+        self.skipped = dict(skipped or {})
+        self.path = path
+        return self
+
+    @property
+    def num_examples(self):
+        return len(self.labels)
+
+
+# --------------------------------------------------------------------------
+# Readers
+
+
+def read_snli_file(path):
+    """Read an SNLI file (official TSV, simple TSV or JSON lines) into SNLIData."""
+    with open(path, 'rb') as f:
+        data = f.read()
+    lines = _decode_lines(data, path)
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is None:
+        raise ValueError('%s: the file is empty' % path)
+    if lines[first].lstrip().startswith('{'):
+        parse = _parse_jsonl
+    else:
+        parse = _parse_tsv
+    premises, hypotheses, labels, skipped = parse(lines, first, path)
+    return SNLIData(premises, hypotheses, labels, skipped, path)
+
+
+def read_snli(data_dir, split):
+    """Read `snli_1.0_{split}.txt` of the extracted SNLI folder `data_dir`."""
+    if split not in SPLITS:
+        raise ValueError('unknown split %r; choose one of %s' % (split, ', '.join(SPLITS)))
+    name = 'snli_1.0_%s.txt' % split
+    path = os.path.join(data_dir, name)
+    if not os.path.exists(path):
+        nested = os.path.join(data_dir, 'snli_1.0', name)
+        if os.path.exists(nested):
+            return read_snli_file(nested)
+        raise FileNotFoundError('SNLI %s file not found: %s' % (split, os.path.abspath(path)))
+    return read_snli_file(path)
+
+
+def _decode_lines(data, path):
+    """Decode UTF-8 bytes into lines (without line ends); the error names the line."""
+    try:
+        text = data.decode('utf-8')
+    except UnicodeDecodeError as e:
+        line_no = data.count(b'\n', 0, e.start) + 1
+        raise ValueError('%s: line %d: invalid UTF-8 (%s)' % (path, line_no, e.reason)) from None
+    if text.startswith('\ufeff'):
+        text = text[1:]
+    if '\r' in text:
+        text = text.replace('\r\n', '\n')
+    lines = text.split('\n')
+    if lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
+def _new_skipped():
+    return {'no_gold_label': 0, 'empty_sentence': 0}
+
+
+def _unknown_label(path, line_no, label):
+    return ValueError('%s: line %d: unknown label %r (expected one of %s or %r)' % (
+        path, line_no, label, ', '.join(LABEL_NAMES), NO_LABEL))
+
+
+def _find_column(names, keys, what, path, line_no):
+    for key in keys:
+        if key in names:
+            return names.index(key)
+    raise ValueError('%s: line %d: unrecognised header, no %s column (one of %s) in %r' % (
+        path, line_no, what, ', '.join(keys), '\t'.join(names)))
+
+
+def _parse_tsv(lines, first, path):
+    """Rows of a TSV file whose header is `lines[first]`."""
+    header_no = first + 1
+    names = [name.strip() for name in lines[first].split('\t')]
+    num_cols = len(names)
+    label_col = _find_column(names, _LABEL_KEYS, 'label', path, header_no)
+    if all(key in names for key in _BINARY_PARSE_KEYS):
+        premise_col, hypothesis_col = (names.index(key) for key in _BINARY_PARSE_KEYS)
+        table = _DROP_PARENTHESES
+    else:
+        premise_col = _find_column(names, _PREMISE_KEYS, 'premise', path, header_no)
+        hypothesis_col = _find_column(names, _HYPOTHESIS_KEYS, 'hypothesis', path, header_no)
+        table = None
+    premises, hypotheses, labels = [], [], []
+    skipped = _new_skipped()
+    label_ids = _LABEL_IDS
+    for line_no in range(header_no + 1, len(lines) + 1):
+        line = lines[line_no - 1]
+        if not line or line.isspace():
+            continue
+        cols = line.split('\t')
+        if len(cols) != num_cols:
+            raise ValueError('%s: line %d: expected %d tab-separated columns, found %d' % (
+                path, line_no, num_cols, len(cols)))
+        label = cols[label_col].strip()
+        label_id = label_ids.get(label)
+        if label_id is None:
+            if label == NO_LABEL:
+                skipped['no_gold_label'] += 1
+                continue
+            raise _unknown_label(path, line_no, label)
+        if table is None:
+            premise = cols[premise_col].strip()
+            hypothesis = cols[hypothesis_col].strip()
+        else:
+            premise = ' '.join(cols[premise_col].translate(table).split())
+            hypothesis = ' '.join(cols[hypothesis_col].translate(table).split())
+        if not premise or not hypothesis:
+            skipped['empty_sentence'] += 1
+            continue
+        premises.append(premise)
+        hypotheses.append(hypothesis)
+        labels.append(label_id)
+    return premises, hypotheses, labels, skipped
+
+
+def _get_key(record, keys, path, line_no):
+    for key in keys:
+        if key in record:
+            return record[key]
+    raise ValueError('%s: line %d: missing key %s' % (path, line_no, ' or '.join(map(repr, keys))))
+
+
+def _json_label_id(label, path, line_no):
+    """Label id of a JSON label (name, digits or int), None for `-`."""
+    if isinstance(label, str):
+        label = label.strip()
+        if label == NO_LABEL:
+            return None
+        label_id = _LABEL_IDS.get(label)
+    elif isinstance(label, int) and not isinstance(label, bool) and 0 <= label < len(LABEL_NAMES):
+        label_id = label
+    else:
+        label_id = None
+    if label_id is None:
+        raise _unknown_label(path, line_no, label)
+    return label_id
+
+
+def _json_sentence(record, keys, path, line_no):
+    sentence = _get_key(record, keys, path, line_no)
+    if not isinstance(sentence, str):
+        raise ValueError('%s: line %d: %s is not a string: %r' % (path, line_no, keys[0], sentence))
+    return sentence.strip()
+
+
+def _parse_jsonl(lines, first, path):
+    """Rows of a JSON-lines file."""
+    premises, hypotheses, labels = [], [], []
+    skipped = _new_skipped()
+    for line_no in range(first + 1, len(lines) + 1):
+        line = lines[line_no - 1]
+        if not line or line.isspace():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ValueError('%s: line %d: invalid JSON: %s' % (path, line_no, e.msg)) from None
+        if not isinstance(record, dict):
+            raise ValueError('%s: line %d: expected a JSON object' % (path, line_no))
+        label_id = _json_label_id(_get_key(record, _LABEL_KEYS, path, line_no), path, line_no)
+        if label_id is None:
+            skipped['no_gold_label'] += 1
+            continue
+        premise = _json_sentence(record, _PREMISE_KEYS, path, line_no)
+        hypothesis = _json_sentence(record, _HYPOTHESIS_KEYS, path, line_no)
+        if not premise or not hypothesis:
+            skipped['empty_sentence'] += 1
+            continue
+        premises.append(premise)
+        hypotheses.append(hypothesis)
+        labels.append(label_id)
+    return premises, hypotheses, labels, skipped
+
+
+# --------------------------------------------------------------------------
+# BERT inputs
+
+
+def encode_pairs(premises, hypotheses, max_len, tokenizer):
+    """Padded BERT inputs of sentence pairs: `<cls> p <sep> h <sep>`, the pair
+    truncated longest first to `max_len - 3` tokens.
+
+    Returns int32 arrays `token_ids` (N, max_len), `segments` (N, max_len) and
+    `valid_lens` (N,)."""
+    flat_ids, premise_lens, valid_lens = _encode_flat(premises, hypotheses, max_len, tokenizer)
+    return _pad(flat_ids, premise_lens, valid_lens, max_len, tokenizer.pad_id)
+
+
+def _encode_flat(premises, hypotheses, max_len, tokenizer):
+    """The pairs' token ids `<cls> p <sep> h <sep>` end to end in one int32
+    array, with each pair's premise length and valid length."""
+    n = len(premises)
+    flat = []
+    premise_lens = np.empty(n, dtype=np.int32)
+    valid_lens = np.empty(n, dtype=np.int32)
+    cls, sep = [tokenizer.cls_id], [tokenizer.sep_id]
+    budget = max_len - 3
+    if type(tokenizer) is WordTokenizer:
+        # The chapter's tokenizer, inlined: lower-case, split, look up.
+        get = tokenizer.vocab.token_to_idx.get
+        unk = tokenizer.vocab.token_to_idx[tokenizer.unk_token]
+
+        def encode(text):
+            return [get(t, unk) for t in text.lower().split()]
+    else:
+        tokenize, to_ids = tokenizer.tokenize, tokenizer.to_ids
+
+        def encode(text):
+            return to_ids(tokenize(text))
+    extend = flat.extend
+    for i in range(n):
+        p = encode(premises[i])
+        h = encode(hypotheses[i])
+        if len(p) + len(h) > budget:
+            truncate_pair_of_tokens(p, h, max_len)
+        extend(cls + p + sep + h + sep)
+        premise_lens[i] = len(p)
+        valid_lens[i] = len(p) + len(h) + 3
+    return np.array(flat, dtype=np.int32), premise_lens, valid_lens
+
+
+def _pad(flat_ids, premise_lens, valid_lens, max_len, pad_id):
+    """Padded `(token_ids, segments, valid_lens)` of `_encode_flat`'s output."""
+    positions = np.arange(max_len, dtype=np.int32)
+    valid = positions < valid_lens[:, None]
+    token_ids = np.full(valid.shape, pad_id, dtype=np.int32)
+    token_ids[valid] = flat_ids            # row-major: pair after pair, as in flat_ids
+    segments = (positions >= (premise_lens + 2)[:, None]) & valid
+    return token_ids, segments.astype(np.int32), valid_lens
+
+
+# The tokenizer of a pool worker, set once per worker by `_init_worker`.
+_worker_tokenizer = None
+
+
+def _init_worker(tokenizer):
+    global _worker_tokenizer
+    _worker_tokenizer = tokenizer
+
+
+def _encode_chunk(task):
+    premises, hypotheses, max_len = task
+    return _encode_flat(premises, hypotheses, max_len, _worker_tokenizer)
+
+
+def _pool_context():
+    if 'fork' in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context('fork')
+    return multiprocessing.get_context()
+
+
+def encode_pairs_parallel(premises, hypotheses, max_len, tokenizer, num_workers,
+                          chunks_per_worker=4):
+    """`encode_pairs` in a pool of `num_workers` processes; the same arrays.
+
+    Each worker returns its chunk's flat token ids and lengths (a tenth of the
+    bytes of padded rows) and the padding is done here, vectorised."""
+    n = len(premises)
+    chunk = max(1, -(-n // (chunks_per_worker * num_workers)))
+    tasks = [(premises[i:i + chunk], hypotheses[i:i + chunk], max_len)
+             for i in range(0, n, chunk)]
+    with _pool_context().Pool(num_workers, initializer=_init_worker,
+                              initargs=(tokenizer,)) as pool:
+        parts = pool.map(_encode_chunk, tasks, chunksize=1)
+    if not parts:
+        return encode_pairs([], [], max_len, tokenizer)
+    flat_ids, premise_lens, valid_lens = (np.concatenate(arrays) for arrays in zip(*parts))
+    return _pad(flat_ids, premise_lens, valid_lens, max_len, tokenizer.pad_id)
+
+
+class SNLIBERTDataset(gluon.data.Dataset):
+    """SNLI pairs as BERT inputs: `((token_ids, segments, valid_len), label)`.
+
+    `dataset` is an SNLIData or a `(premises, hypotheses, labels)` triple;
+    `tokenizer` a WordTokenizer-like object (or give `vocab` for the chapter's
+    word tokenizer).  With `num_workers` > 1 (None: all CPUs) inputs of at least
+    `min_pairs_per_worker * 2` pairs are preprocessed in a process pool."""
+
+    def __init__(self, dataset, max_len=128, tokenizer=None, vocab=None, num_workers=None,
+                 min_pairs_per_worker=10000):
+        if tokenizer is None:
+            if vocab is None:
+                raise ValueError('SNLIBERTDataset needs a tokenizer or a vocab')
+            tokenizer = WordTokenizer(vocab)
+        if max_len < 3:
+            raise ValueError('max_len must be at least 3, got %d' % max_len)
+        premises, hypotheses, labels = _unpack(dataset)
+        if not len(premises) == len(hypotheses) == len(labels):
+            raise ValueError('premises, hypotheses and labels differ in length: %d, %d, %d' % (
+                len(premises), len(hypotheses), len(labels)))
+        self.tokenizer = tokenizer
+        self.max_len = max_len
+        self.num_examples = len(labels)
+        self.labels = np.asarray(labels, dtype=np.int32).reshape(-1)
+        workers = self._pool_size(num_workers, min_pairs_per_worker)
+        if workers > 1:
+            arrays = encode_pairs_parallel(premises, hypotheses, max_len, tokenizer, workers)
+        else:
+            arrays = encode_pairs(premises, hypotheses, max_len, tokenizer)
+        self.all_token_ids, self.all_segments, self.valid_lens = arrays
+
+    def _pool_size(self, num_workers, min_pairs_per_worker):
+        """Number of processes worth starting for this many pairs (1: none)."""
+        if num_workers is None:
+            num_workers = os.cpu_count() or 1
+        by_size = self.num_examples // max(1, min_pairs_per_worker)
+        return max(1, min(num_workers, by_size))
+
+    def __getitem__(self, idx):
+        return ((self.all_token_ids[idx], self.all_segments[idx], self.valid_lens[idx]),
+                self.labels[idx])
+
+    def __len__(self):
+        return self.num_examples
+
+
+def _unpack(dataset):
+    if hasattr(dataset, 'premises'):
+        return dataset.premises, dataset.hypotheses, dataset.labels
+    premises, hypotheses, labels = dataset
+    return premises, hypotheses, labels

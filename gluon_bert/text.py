@@ -1,0 +1,132 @@
+"""Tokenization and vocabulary, as the chapter: lower-cased word tokens and a
+vocabulary with min_freq 5 and the reserved tokens `<pad> <mask> <cls> <sep>`.
+
+A tokenizer object bundles the vocabulary with the names of its special tokens so
+that the datasets, `predict` and `evaluate` work the same with the chapter's word
+vocabulary and with WordPiece vocabularies of pretrained checkpoints.
+"""
+import collections
+import json
+import os
+
+import gluonnlp as nlp
+
+__all__ = ['RESERVED_TOKENS', 'tokenize', 'build_vocab', 'get_tokens_and_segments',
+           'truncate_pair_of_tokens', 'WordTokenizer', 'load_tokenizer']
+
+RESERVED_TOKENS = ['<pad>', '<mask>', '<cls>', '<sep>']
+
+
+def tokenize(lines):
+    """Split each line into lower-cased word tokens."""
+    return [line.lower().split() for line in lines]
+
+
+def build_vocab(token_lists, min_freq=5):
+    """Vocabulary over `token_lists` (a list of token lists), as the chapter:
+    `<unk>` plus the reserved `<pad> <mask> <cls> <sep>`, then every token seen at
+    least `min_freq` times (most frequent first)."""
+    counter = collections.Counter(tok for tokens in token_lists for tok in tokens)
+    return nlp.Vocab(counter, min_freq=min_freq, unknown_token='<unk>',
+                     padding_token='<pad>', bos_token=None, eos_token=None,
+                     reserved_tokens=['<mask>', '<cls>', '<sep>'])
+
+
+def get_tokens_and_segments(tokens_a, tokens_b=None, cls='<cls>', sep='<sep>'):
+    """`<cls> a <sep> [b <sep>]` and its segment ids (0 for a, 1 for b)."""
+    tokens = [cls] + tokens_a + [sep]
+    segments = [0] * (len(tokens_a) + 2)
+    if tokens_b is not None:
+        tokens += tokens_b + [sep]
+        segments += [1] * (len(tokens_b) + 1)
+    return tokens, segments
+
+
+def truncate_pair_of_tokens(p_tokens, h_tokens, max_len):
+    """Truncate the pair, longest first, in place, until it fits with one `<cls>`
+    and two `<sep>` in `max_len` positions."""
+    while len(p_tokens) + len(h_tokens) > max_len - 3:
+        if len(p_tokens) > len(h_tokens):
+            p_tokens.pop()
+        else:
+            h_tokens.pop()
+    return p_tokens, h_tokens
+
+
+class WordTokenizer:
+    """The chapter's tokenizer: lower-case, split on white space, word vocabulary."""
+    kind = 'word'
+    cls_token, sep_token, pad_token, mask_token, unk_token = (
+        '<cls>', '<sep>', '<pad>', '<mask>', '<unk>')
+
+    def __init__(self, vocab):
+        self.vocab = vocab
+        for name in ('cls', 'sep', 'pad', 'mask'):
+            tok = getattr(self, name + '_token')
+            if tok not in vocab.token_to_idx:
+                raise ValueError('vocabulary lacks the special token %r' % tok)
+        self.cls_id = vocab.token_to_idx[self.cls_token]
+        self.sep_id = vocab.token_to_idx[self.sep_token]
+        self.pad_id = vocab.token_to_idx[self.pad_token]
+        self.mask_id = vocab.token_to_idx[self.mask_token]
+        self.special_ids = frozenset(vocab.token_to_idx[t] for t in (
+            self.cls_token, self.sep_token, self.pad_token, self.mask_token))
+
+    def __len__(self):
+        return len(self.vocab)
+
+    def tokenize(self, text):
+        return text.lower().split()
+
+    def to_ids(self, tokens):
+        """Token ids of a list of tokens (unknown tokens map to `<unk>`)."""
+        get = self.vocab.token_to_idx.get
+        unk = self.vocab.token_to_idx[self.unk_token]
+        return [get(t, unk) for t in tokens]
+
+    def encode(self, text):
+        return self.to_ids(self.tokenize(text))
+
+    def save(self, folder):
+        """Write `vocab.json` and `tokenizer.json` into `folder`."""
+        _write_text(os.path.join(folder, 'vocab.json'), self.vocab.to_json())
+        _write_text(os.path.join(folder, 'tokenizer.json'),
+                    json.dumps({'kind': self.kind}) + '\n')
+
+    @classmethod
+    def load(cls, folder):
+        path = os.path.join(folder, 'vocab.json')
+        with open(path) as f:
+            vocab = nlp.Vocab.from_json(f.read())
+        return cls(vocab)
+
+
+_TOKENIZERS = {'word': WordTokenizer}
+
+
+def register_tokenizer(kind, klass):
+    _TOKENIZERS[kind] = klass
+
+
+def load_tokenizer(folder):
+    """Load the tokenizer saved in `folder` (`tokenizer.json` names its kind)."""
+    meta_path = os.path.join(folder, 'tokenizer.json')
+    kind = 'word'
+    if os.path.exists(meta_path):
+        with open(meta_path) as f:
+            kind = json.load(f).get('kind', 'word')
+    if kind not in _TOKENIZERS:
+        if kind == 'wordpiece':
+            from . import wordpiece  # noqa: F401  (registers itself)
+        if kind not in _TOKENIZERS:
+            raise ValueError('%s: unknown tokenizer kind %r' % (meta_path, kind))
+    return _TOKENIZERS[kind].load(folder)
+
+
+def _write_text(path, text):
+    tmp = path + '.tmp'
+    with open(tmp, 'w', encoding='utf-8') as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)

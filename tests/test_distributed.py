@@ -1,0 +1,164 @@
+"""Distributed data parallelism on MXNet's parameter server (kvstore dist_sync),
+on loopback: 2 workers + 1 server + the scheduler, started by gluon_bert.launch.
+
+* Both workers end with identical parameters, equal (up to float rounding) to
+  one process training on the whole batches: the batch size is global and the
+  update does not depend on the number of workers.
+* A worker killed mid-run makes the launcher stop the job and exit non-zero
+  within a bounded time (the other worker would otherwise wait for ever).
+
+This file is also the workers' program:
+    python tests/test_distributed.py worker FOLDER KVSTORE NAME [KILL_AFTER_STEPS]
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+LAUNCH = os.path.join(ROOT, 'gluon_bert', 'launch.py')
+CONFIG = dict(num_hiddens=32, ffn_num_hiddens=32, num_heads=2, num_blks=1, dropout=0.0,
+              max_len=32)
+NUM_PAIRS, BATCH, EPOCHS, LR, SEED = 150, 24, 3, 2e-3, 3   # 7 steps/epoch, last one 6
+
+
+class ArrayNLI:
+    """The arrays of an SNLIBERTDataset (what `finetune` reads), from an npz."""
+
+    def __init__(self, path):
+        with np.load(path) as f:
+            self.all_token_ids, self.all_segments = f['tokens'], f['segments']
+            self.valid_lens, self.labels = f['valid_lens'], f['labels']
+
+    def __len__(self):
+        return len(self.labels)
+
+
+def build(folder):
+    """The tiny synthetic task and a tiny classifier's initial parameters."""
+    import mxnet as mx
+    from gluon_bert.config import BERTConfig
+    from gluon_bert.model import BERTModel, BERTClassifier
+    from gluon_bert.snli import SNLIBERTDataset
+    from gluon_bert.synthetic import nli_task
+    from gluon_bert.text import WordTokenizer, build_vocab, tokenize
+    data = nli_task(NUM_PAIRS, seed=SEED)
+    vocab = build_vocab(tokenize(list(data.premises) + list(data.hypotheses)), min_freq=1)
+    ds = SNLIBERTDataset(data, CONFIG['max_len'], tokenizer=WordTokenizer(vocab))
+    np.savez(os.path.join(folder, 'data.npz'), tokens=ds.all_token_ids,
+             segments=ds.all_segments, valid_lens=ds.valid_lens, labels=ds.labels)
+    config = BERTConfig(vocab_size=len(vocab), **CONFIG)
+    config.save(os.path.join(folder, 'config.json'))
+    mx.random.seed(SEED)
+    net = BERTClassifier(BERTModel(config))
+    net.initialize(mx.init.Xavier())
+    net.save_parameters(os.path.join(folder, 'init.params'))
+
+
+def train(folder, kvstore, name, kill_after=0):
+    """Fine-tune from `folder`'s initial parameters; write this worker's final
+    parameters and summary as NAME.rankR.{params,json}."""
+    import mxnet as mx
+    from gluon_bert import distributed
+    from gluon_bert.config import BERTConfig
+    from gluon_bert.finetuning import finetune
+    from gluon_bert.model import BERTModel, BERTClassifier
+    cluster = distributed.setup_kvstore(kvstore)
+    net = BERTClassifier(BERTModel(BERTConfig.load(os.path.join(folder, 'config.json'))))
+    net.load_parameters(os.path.join(folder, 'init.params'), ctx=mx.cpu())
+    trainer = distributed.make_trainer(net.collect_params(), 'adam', {'learning_rate': LR},
+                                       cluster)
+    if kill_after:
+        step, done = trainer.step, [0]
+
+        def dying_step(*args, **kwargs):
+            step(*args, **kwargs)
+            done[0] += 1
+            if cluster.rank == 1 and done[0] == kill_after:
+                mx.nd.waitall()
+                print('rank 1: killing myself after %d steps' % done[0], flush=True)
+                os.kill(os.getpid(), 9)
+        trainer.step = dying_step
+    summary = finetune(net, ArrayNLI(os.path.join(folder, 'data.npz')), None, [mx.cpu()],
+                       num_epochs=EPOCHS, batch_size=BATCH, lr=LR, seed=SEED,
+                       progress=False, kvstore=cluster, trainer=trainer)
+    base = os.path.join(folder, '%s.rank%d' % (name, cluster.rank))
+    net.save_parameters(base + '.params')
+    summary.pop('records')
+    with open(base + '.json', 'w') as f:
+        json.dump(summary, f)
+    print('rank %d of %d done: loss %.4f after %d steps'
+          % (cluster.rank, cluster.num_workers, summary['train_loss'], summary['steps']),
+          flush=True)
+    return summary
+
+
+def load_params(path):
+    import mxnet as mx
+    return {k: v.asnumpy() for k, v in mx.nd.load(path).items()}
+
+
+def max_diff(a, b):
+    assert sorted(a) == sorted(b)
+    return max(float(np.abs(a[k] - b[k]).max()) for k in a)
+
+
+def run_launcher(folder, name, kill_after=0, timeout=80):
+    env = dict(os.environ, OMP_NUM_THREADS='1', MXNET_CPU_WORKER_NTHREADS='1',
+               PYTHONPATH=ROOT)
+    cmd = [sys.executable, LAUNCH, '-n', '2', '-s', '1', '--timeout', str(timeout),
+           '--grace', '3', '--', sys.executable, os.path.abspath(__file__), 'worker',
+           str(folder), 'dist_sync', name, str(kill_after)]
+    t0 = time.monotonic()
+    proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          timeout=timeout + 30)
+    return proc.returncode, proc.stdout.decode('utf-8', 'replace'), time.monotonic() - t0
+
+
+@pytest.fixture(scope='module')
+def task(tmp_path_factory):
+    folder = tmp_path_factory.mktemp('dist')
+    build(str(folder))
+    return folder
+
+
+def test_two_workers_match_one_worker_on_the_whole_batch(task):
+    rc, out, seconds = run_launcher(task, 'dist')
+    assert rc == 0, out
+    assert '[worker 0]' in out and '[worker 1]' in out and 'of 2 done' in out, out
+    p0 = load_params(str(task / 'dist.rank0.params'))
+    p1 = load_params(str(task / 'dist.rank1.params'))
+    assert max_diff(p0, p1) == 0.0          # the same update on every worker
+    reference = train(str(task), 'device', 'single')
+    ref = load_params(str(task / 'single.rank0.params'))
+    init = load_params(str(task / 'init.params'))
+    moved = max_diff(ref, init)
+    assert moved > 1e-2                     # training did change the parameters
+    diff = max_diff(p0, ref)
+    assert diff < 2e-4 * max(1.0, moved), (diff, moved)
+    with open(str(task / 'dist.rank0.json')) as f:
+        dist = json.load(f)
+    assert dist['steps'] == reference['steps'] == EPOCHS * 7
+    assert dist['num_workers'] == 2
+    assert dist['train_loss'] == pytest.approx(reference['train_loss'], rel=1e-3)
+    assert dist['train_acc'] == pytest.approx(reference['train_acc'], abs=1e-6)
+
+
+def test_killed_worker_stops_the_job(task):
+    rc, out, seconds = run_launcher(task, 'killed', kill_after=3, timeout=80)
+    assert rc != 0, out
+    assert 'killing myself' in out, out
+    assert 'exited with signal 9' in out, out
+    assert seconds < 60, (seconds, out)
+    assert not os.path.exists(str(task / 'killed.rank0.params'))
+
+
+if __name__ == '__main__' and len(sys.argv) >= 5 and sys.argv[1] == 'worker':
+    train(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]) if len(sys.argv) > 5 else 0)

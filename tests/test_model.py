@@ -1,0 +1,172 @@
+"""The model: shapes, masking, hybridization, checkpoints, and faithfulness to the
+chapter's reference implementation (d2l's MXNet BERTModel)."""
+import numpy as np
+import mxnet as mx
+import pytest
+from mxnet import init
+
+from gluon_bert.config import BERTConfig, get_config, PRESETS
+from gluon_bert.model import BERTModel, BERTClassifier
+from gluon_bert import checkpoint
+from gluon_bert.text import build_vocab, WordTokenizer
+
+V, B, L = 60, 4, 12
+
+
+def small_config(**kw):
+    d = dict(vocab_size=V, num_hiddens=32, ffn_num_hiddens=48, num_heads=4, num_blks=2,
+             dropout=0.0, max_len=40)
+    d.update(kw)
+    return BERTConfig(**d)
+
+
+def inputs(seed=0):
+    rng = np.random.RandomState(seed)
+    tokens = rng.randint(5, V, size=(B, L)).astype('float32')
+    segments = np.zeros((B, L), 'float32')
+    segments[:, 6:] = 1
+    valid = np.array([12, 7, 5, 9], 'float32')
+    pred = np.array([[1, 2, 3], [1, 4, 5], [2, 3, 4], [1, 6, 8]], 'float32')
+    return tokens, segments, valid, pred
+
+
+def nd(*arrays):
+    return [mx.nd.array(a) for a in arrays]
+
+
+def make_model(config=None):
+    net = BERTModel(config or small_config())
+    net.initialize(init.Xavier())
+    return net
+
+
+def test_shapes_and_presets():
+    net = make_model()
+    t, s, v, p = nd(*inputs())
+    enc, mlm, nsp = net(t, s, v, p)
+    assert enc.shape == (B, L, 32) and mlm.shape == (B, 3, V) and nsp.shape == (B, 2)
+    enc2, mlm2, nsp2 = net(t, s, v)
+    assert mlm2 is None and np.allclose(enc2.asnumpy(), enc.asnumpy())
+    assert PRESETS['d2l.pretrain'] == dict(num_hiddens=128, ffn_num_hiddens=128, num_heads=2,
+                                           num_blks=2, dropout=0.2, max_len=128)
+    c = get_config('bert.base', 100)
+    assert (c.num_hiddens, c.ffn_num_hiddens, c.num_heads, c.num_blks) == (768, 3072, 12, 12)
+    with pytest.raises(ValueError):
+        get_config('bert.huge', 10)
+
+
+def test_padding_positions_change_no_output():
+    """Changing tokens/segments after valid_len changes no valid position's output."""
+    net = make_model()
+    t, s, v, p = inputs()
+    enc1, _, nsp1 = net(*nd(t, s, v))
+    t2, s2 = t.copy(), s.copy()
+    for i, n in enumerate(v.astype(int)):
+        t2[i, n:] = np.random.RandomState(i).randint(0, V, size=L - n)
+        s2[i, n:] = 1 - s2[i, n:]
+    enc2, _, nsp2 = net(*nd(t2, s2, v))
+    for i, n in enumerate(v.astype(int)):
+        np.testing.assert_allclose(enc1[i, :n].asnumpy(), enc2[i, :n].asnumpy(), atol=1e-5)
+    np.testing.assert_allclose(nsp1.asnumpy(), nsp2.asnumpy(), atol=1e-5)
+    # ...and padding to a longer length changes nothing either.
+    tp = np.concatenate([t, np.full((B, 5), 1, 'float32')], axis=1)
+    sp = np.concatenate([s, np.zeros((B, 5), 'float32')], axis=1)
+    enc3, _, nsp3 = net(*nd(tp, sp, v))
+    np.testing.assert_allclose(nsp1.asnumpy(), nsp3.asnumpy(), atol=1e-5)
+    # valid_len does matter
+    _, _, nsp4 = net(*nd(t, s, v - 2))
+    assert not np.allclose(nsp1.asnumpy(), nsp4.asnumpy(), atol=1e-4)
+
+
+def test_hybridized_equals_imperative():
+    net = make_model()
+    x = nd(*inputs())
+    ref = [o.asnumpy() for o in net(*x)]
+    net.hybridize(static_alloc=True, static_shape=True)
+    for _ in range(2):
+        out = [o.asnumpy() for o in net(*x)]
+        for a, b in zip(ref, out):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_classifier_has_three_classes_and_uses_encoder():
+    """Regression: the draft's classifier had 2 outputs and was applied to the
+    whole (encoded, mlm, nsp) tuple."""
+    net = make_model()
+    clf = BERTClassifier(net)
+    clf.output.initialize(init.Xavier())
+    t, s, v, _ = nd(*inputs())
+    logits = clf(t, s, v)
+    assert logits.shape == (B, 3)
+    assert clf.encoder is net.encoder and clf.hidden is net.hidden
+    # the classifier reads the <cls> encoding through the pretrained `hidden`
+    enc, _, _ = net(t, s, v)
+    expect = clf.output(net.hidden(enc[:, 0, :]))
+    np.testing.assert_allclose(logits.asnumpy(), expect.asnumpy(), rtol=1e-5, atol=1e-6)
+    names = set(clf._collect_params_with_prefix())
+    assert not any(n.startswith(('mlm.', 'nsp.')) for n in names)
+    mlp = BERTClassifier(net, head='mlp')
+    mlp.hidden.initialize()
+    mlp.output.initialize()
+    assert mlp(t, s, v).shape == (B, 3) and mlp.hidden._units == 256
+
+
+def test_gelu_and_embedding_layernorm_options():
+    net = make_model(small_config(activation='gelu', embed_layer_norm=True,
+                                  mlm_activation='gelu', layer_norm_eps=1e-12))
+    enc, mlm, nsp = net(*nd(*inputs()))
+    assert np.isfinite(enc.asnumpy()).all() and mlm.shape == (B, 3, V)
+    assert 'encoder.embed_ln.gamma' in net._collect_params_with_prefix()
+
+
+def test_checkpoint_round_trip(tmp_path):
+    vocab = build_vocab([['a', 'b', 'c'] * 5], min_freq=1)
+    tok = WordTokenizer(vocab)
+    net = make_model(small_config(vocab_size=len(vocab)))
+    t = mx.nd.array([[3, 5, 6, 7, 4]])
+    s, v = mx.nd.zeros((1, 5)), mx.nd.array([5])
+    checkpoint.save_pretrained(str(tmp_path / 'pre'), net, tok)
+    pre = checkpoint.load_pretrained(str(tmp_path / 'pre'))
+    assert pre.config == net.config and pre.tokenizer.vocab.idx_to_token == vocab.idx_to_token
+    np.testing.assert_array_equal(pre.bert(t, s, v)[2].asnumpy(), net(t, s, v)[2].asnumpy())
+    clf = BERTClassifier(net)
+    clf.output.initialize(init.Xavier())
+    checkpoint.save_classifier(str(tmp_path / 'clf'), clf, tok)
+    clf2, tok2 = checkpoint.load_classifier(str(tmp_path / 'clf'))
+    np.testing.assert_array_equal(clf(t, s, v).asnumpy(), clf2(t, s, v).asnumpy())
+    assert not [f for f in (tmp_path / 'clf').iterdir() if f.name.endswith('.tmp')]
+    with pytest.raises(ValueError, match='classifier'):
+        checkpoint.load_pretrained(str(tmp_path / 'clf'))
+
+
+def _d2l_reference(config, arrays):
+    """Weights and outputs of d2l's MXNet BERTModel (numpy-array mode)."""
+    d2l = pytest.importorskip('d2l.mxnet')
+    from mxnet import np as mnp
+    from mxnet.util import np_array, np_shape
+    with np_shape(True), np_array(True):
+        ref = d2l.BERTModel(config.vocab_size, config.num_hiddens, config.ffn_num_hiddens,
+                            config.num_heads, config.num_blks, config.dropout,
+                            max_len=config.max_len)
+        ref.initialize(init.Normal(0.2))
+        t, s, v, p = [mnp.array(a) for a in arrays]
+        out = ref(t.astype('int32'), s.astype('int32'), v, p.astype('int32'))
+        outs = [o.asnumpy() for o in out]
+        weights = {k: p.data().asnumpy() for k, p in ref._collect_params_with_prefix().items()}
+    return weights, outs
+
+
+def test_same_outputs_as_the_chapters_reference_implementation():
+    config = small_config()
+    arrays = inputs()
+    weights, ref_out = _d2l_reference(config, arrays)
+    net = BERTModel(config)
+    net.initialize()
+    ours = net._collect_params_with_prefix()
+    assert sorted(ours) == sorted(weights), 'parameter names differ from the chapter'
+    for name, value in weights.items():
+        ours[name].set_data(mx.nd.array(value))
+    net.hybridize()
+    out = net(*nd(*arrays))
+    for a, b in zip(ref_out, out):
+        np.testing.assert_allclose(b.asnumpy(), a, rtol=1e-4, atol=1e-5)
