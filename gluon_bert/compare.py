@@ -17,10 +17,12 @@ hyperparameters; each runs in its own process so that its peak resident memory
 * `run_worker(framework, folder)` (child process): trains one framework and
   writes `result-{framework}.json`.  Gluon trains with
   `gluon_bert.finetuning.finetune` itself (hybridized, batches padded to their
-  longest pair rounded up to a multiple of 8); PyTorch with a plain loop over the
-  twin of `gluon_bert.torch_twin`, its batches padded the same way or, with
-  `torch_pad='max_len'`, to `max_len` as the chapter's PyTorch code.  The
-  PyTorch worker loads neither MXNet nor the package's MXNet modules.
+  longest pair rounded up to a multiple of 8); PyTorch with the plain loop
+  `gluon_bert.torch_twin.finetune` over the twin, its batches padded the same
+  way or, with `torch_pad='max_len'`, to `max_len` as the chapter's PyTorch
+  code.  The PyTorch worker loads neither MXNet nor the package's MXNet modules,
+  and this module imports neither framework at import time (torch only ever
+  through `torch_twin`).
 * `launch_worker` / `run_comparison`: run the workers one after the other in
   subprocesses with the same thread count (`OMP_NUM_THREADS`,
   `MXNET_OMP_MAX_THREADS`, `OPENBLAS_NUM_THREADS`, `MKL_NUM_THREADS` set before
@@ -33,8 +35,11 @@ draws with the same seed, and the PyTorch loop draws it the same way.
 
 Measured per framework: the loss of the first batch before training (dropout
 off; equal when the weights are), final train loss and accuracy (last epoch's
-mean over its batches), test accuracy, training examples per second (training
-loops only, evaluation excluded), and peak RSS.
+mean over its batches), test accuracy, training examples per second (wall
+clock of the training loops only, evaluation excluded), the process's CPU
+seconds over fine-tuning (training and the per-epoch evaluation; unlike the
+wall clock, not slowed by other processes competing for the cores, so the 1-min
+load average at the start is recorded too), RSS before training and peak RSS.
 """
 import json
 import os
@@ -50,7 +55,7 @@ from .config import BERTConfig
 
 __all__ = ['FRAMEWORKS', 'NLIArrays', 'padded_length', 'epoch_orders', 'batch_arrays',
            'build_classifier', 'prepare_job', 'run_worker', 'launch_worker',
-           'run_comparison', 'format_table', 'thread_env']
+           'run_comparison', 'format_table', 'thread_env', 'available_cores']
 
 FRAMEWORKS = ('gluon', 'torch')
 NAMES = {'gluon': 'mxnet-gluon', 'torch': 'pytorch'}
@@ -199,7 +204,7 @@ def prepare_job(folder, pretrained, train_raw, test_raw, max_len=128, batch_size
     settings = dict(pretrained=str(pretrained), model=model, dataset=dataset_name, max_len=max_len,
                     batch_size=batch_size, num_epochs=num_epochs, lr=lr, seed=seed,
                     dropout=config.dropout, torch_pad=torch_pad,
-                    threads=threads or os.cpu_count() or 1, hybridize=hybridize,
+                    threads=threads or available_cores(), hybridize=hybridize,
                     num_train_examples=len(train), num_test_examples=len(test),
                     mean_train_valid_len=float(train.valid_lens.mean()),
                     num_parameters=int(sum(v.size for v in params.values())),
@@ -210,6 +215,14 @@ def prepare_job(folder, pretrained, train_raw, test_raw, max_len=128, batch_size
 
 # ---------------------------------------------------------------------------
 # Children: one framework each
+
+
+def available_cores():
+    """Cores this process may run on (its affinity where the OS reports one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def thread_env(threads, env=None):
@@ -243,11 +256,27 @@ def _log(framework, msg):
     print('[%s] %s' % (NAMES[framework], msg), file=sys.stderr, flush=True)
 
 
-def _summary(records, initial_loss, rss_before, versions, extra):
+class _CPUClock:
+    """CPU seconds of this process (all its threads) over a stretch of work, and
+    the machine's 1-minute load average when it started."""
+
+    def __init__(self):
+        try:
+            self.load_before = os.getloadavg()[0]
+        except (AttributeError, OSError):
+            self.load_before = None
+        self._start = time.process_time()
+
+    def stop(self):
+        self.cpu_seconds = time.process_time() - self._start
+
+
+def _summary(records, initial_loss, rss_before, clock, versions, extra):
     last = records[-1]
     return dict(initial_loss=initial_loss, train_loss=last['train_loss'],
                 train_acc=last['train_acc'], test_acc=last['test_acc'],
                 examples_per_sec=last['examples_per_sec'], train_seconds=last['train_seconds'],
+                cpu_seconds=clock.cpu_seconds, load_average=clock.load_before,
                 rss_before_training_mib=rss_before, peak_rss_mib=_max_rss_mib(),
                 records=records, versions=versions, **extra)
 
@@ -285,87 +314,57 @@ def gluon_worker(folder):
              % (r['epoch'], r['train_loss'], r['train_acc'], r['test_acc'],
                 r['examples_per_sec']))
 
+    clock = _CPUClock()
     summary = finetune(net, train, test, [ctx], settings['num_epochs'], settings['batch_size'],
                        settings['lr'], seed, progress=False, hybridize=settings['hybridize'],
                        on_epoch_end=on_epoch_end)
+    clock.stop()
     versions = dict(mxnet=mx.__version__, numpy=np.__version__)
     extra = dict(threads_env={k: os.environ.get(k) for k in
                               ('OMP_NUM_THREADS', 'MXNET_OMP_MAX_THREADS')},
                  other_framework_loaded='torch' in sys.modules,
                  padding='per batch, x%d' % PAD_MULTIPLE)
-    return _summary(summary['records'], initial, rss_before, versions, extra)
+    return _summary(summary['records'], initial, rss_before, clock, versions, extra)
 
 
 def torch_worker(folder):
-    """Fine-tune the PyTorch twin with a plain loop on the CPU; the result dict."""
-    import torch
-    from torch.nn import functional as F
+    """Fine-tune the PyTorch twin with `torch_twin.finetune` on the CPU; the result dict."""
     from . import torch_twin
     settings, config, params, train, test = _load_job(folder)
     seed, batch_size, pad = settings['seed'], settings['batch_size'], settings['torch_pad']
-    torch.set_num_threads(settings['threads'])
-    torch.manual_seed(seed)
     np.random.seed(seed)
     model = torch_twin.BERTClassifier(torch_twin.BERTModel(config),
                                       head=config.classifier_head,
                                       num_classes=config.num_classes)
     torch_twin.load_gluon_arrays(model, params)
     del params
-
-    def tensors(data, idx):
-        t, s, v, y = batch_arrays(data, idx, pad)
-        return (torch.from_numpy(t).long(), torch.from_numpy(s).long(), torch.from_numpy(v),
-                torch.from_numpy(y).long())
-
-    def accuracy(data):
-        model.eval()
-        correct = 0
-        with torch.no_grad():
-            for idx in batches_of(np.arange(len(data)), EVAL_BATCH_SIZE):
-                t, s, v, y = tensors(data, idx)
-                correct += int((model(t, s, v).argmax(dim=1) == y).sum())
-        return correct / len(data)
-
     orders = epoch_orders(len(train), settings['num_epochs'], seed)
-    model.eval()
-    with torch.no_grad():
-        t, s, v, y = tensors(train, orders[0][:batch_size])
-        initial = float(F.cross_entropy(model(t, s, v), y))
+    initial = torch_twin.nli_loss(model, batch_arrays(train, orders[0][:batch_size], pad))
     rss_before = _max_rss_mib()
-    optimizer = torch.optim.Adam(model.parameters(), lr=settings['lr'])
-    records, train_time, num_seen = [], 0.0, 0
-    for epoch, order in enumerate(orders):
-        model.train()
-        loss_sum, correct, count = 0.0, 0, 0
-        start = time.perf_counter()
-        for idx in batches_of(order, batch_size):
-            t, s, v, y = tensors(train, idx)
-            logits = model(t, s, v)
-            loss = F.cross_entropy(logits, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            loss_sum += float(loss.detach()) * len(idx)
-            correct += int((logits.detach().argmax(dim=1) == y).sum())
-            count += len(idx)
-        train_time += time.perf_counter() - start
-        num_seen += count
-        if not np.isfinite(loss_sum):
-            raise FloatingPointError('non-finite training loss in epoch %d' % (epoch + 1))
-        r = dict(epoch=epoch + 1, train_loss=loss_sum / count, train_acc=correct / count,
-                 test_acc=accuracy(test), examples_per_sec=num_seen / train_time,
-                 train_seconds=train_time)
-        records.append(r)
+
+    def train_batches(epoch):
+        for idx in batches_of(orders[epoch], batch_size):
+            yield batch_arrays(train, idx, pad)
+
+    def test_batches():
+        for idx in batches_of(np.arange(len(test)), EVAL_BATCH_SIZE):
+            yield batch_arrays(test, idx, pad)
+
+    def on_epoch_end(r):
         _log('torch', 'epoch %d: loss %.4f, train acc %.4f, test acc %.4f, %.1f examples/sec'
              % (r['epoch'], r['train_loss'], r['train_acc'], r['test_acc'],
                 r['examples_per_sec']))
-    versions = dict(torch=torch.__version__, numpy=np.__version__)
-    extra = dict(threads_env={'torch.get_num_threads()': torch.get_num_threads(),
+
+    clock = _CPUClock()
+    records = torch_twin.finetune(model, train_batches, test_batches, settings['num_epochs'],
+                                  settings['lr'], settings['threads'], seed, on_epoch_end)
+    clock.stop()
+    versions = dict(torch_twin.versions(), numpy=np.__version__)
+    extra = dict(threads_env={'torch threads': settings['threads'],
                               'OMP_NUM_THREADS': os.environ.get('OMP_NUM_THREADS')},
                  other_framework_loaded='mxnet' in sys.modules,
-                 padding='to max_len' if pad == 'max_len'
-                 else 'per batch, x%d' % PAD_MULTIPLE)
-    return _summary(records, initial, rss_before, versions, extra)
+                 padding='to max_len' if pad == 'max_len' else 'per batch, x%d' % PAD_MULTIPLE)
+    return _summary(records, initial, rss_before, clock, versions, extra)
 
 
 def run_worker(framework, folder):
@@ -442,7 +441,9 @@ _ROWS = [
     ('final train accuracy', 'train_acc', '%.4f'),
     ('test accuracy', 'test_acc', '%.4f'),
     ('examples/sec (training)', 'examples_per_sec', '%.1f'),
-    ('training seconds', 'train_seconds', '%.1f'),
+    ('training seconds (wall)', 'train_seconds', '%.1f'),
+    ('CPU seconds (train + eval)', 'cpu_seconds', '%.1f'),
+    ('load average at start', 'load_average', '%.2f'),
     ('RSS before training (MiB)', 'rss_before_training_mib', '%.0f'),
     ('peak RSS (MiB)', 'peak_rss_mib', '%.0f'),
     ('batch padding', 'padding', '%s'),

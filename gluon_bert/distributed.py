@@ -56,15 +56,15 @@ import mxnet as mx
 from mxnet import autograd, gluon
 
 __all__ = ['KVSTORE_TYPES', 'Cluster', 'setup_kvstore', 'make_trainer', 'adopt_trainer',
-           'worker_share',
+           'sync_parameters', 'worker_share',
            'micro_batches', 'allreduce_sum', 'enable_grad_accumulation', 'zero_grads',
            'backward', 'check_amp_support', 'init_amp', 'init_amp_trainer', 'step_seed']
 
 KVSTORE_TYPES = ('device', 'local', 'dist_sync', 'dist_device_sync')
 
-# Keys of the small arrays summed over workers (metrics); far above the
-# parameter indices the Trainer uses as keys.
-_METRIC_KEY_BASE = 1 << 24
+# The kvstore key of the small vectors summed over workers (metrics), far above
+# the parameter indices the Trainer uses as keys, and its size.
+_METRIC_KEY, _METRIC_SIZE = 1 << 24, 256
 
 
 class Cluster:
@@ -74,7 +74,7 @@ class Cluster:
     def __init__(self, kvstore='device', rank=0, num_workers=1):
         self.kvstore = kvstore
         self.rank, self.num_workers = int(rank), int(num_workers)
-        self._metric_keys = set()
+        self._metric_ready = False
 
     @property
     def distributed(self):
@@ -104,11 +104,11 @@ def setup_kvstore(kvstore='device'):
         return Cluster(kvstore, kvstore.rank, kvstore.num_workers)
     if kvstore is None:
         return Cluster(None)
+    if not str(kvstore).startswith('dist'):
+        return Cluster(kvstore)        # 'device', 'local' (or another single-machine type)
     if kvstore not in KVSTORE_TYPES:
-        raise ValueError('unknown kvstore %r; choose one of %s'
-                         % (kvstore, ', '.join(KVSTORE_TYPES)))
-    if not kvstore.startswith('dist'):
-        return Cluster(kvstore)
+        raise ValueError('unsupported kvstore %r; the distributed ones are dist_sync and '
+                         'dist_device_sync' % (kvstore,))
     missing = [v for v in ('DMLC_ROLE', 'DMLC_PS_ROOT_URI', 'DMLC_PS_ROOT_PORT',
                            'DMLC_NUM_WORKER', 'DMLC_NUM_SERVER') if v not in os.environ]
     if missing:
@@ -117,6 +117,7 @@ def setup_kvstore(kvstore='device'):
             'command with `python -m gluon_bert.launch -n WORKERS -s SERVERS -- ...` '
             "(or MXNet's tools/launch.py on a cluster)" % (kvstore, ', '.join(missing)))
     kv = mx.kv.create(kvstore)
+    print('kvstore %s: worker rank %d of %d' % (kvstore, kv.rank, kv.num_workers), flush=True)
     return Cluster(kv, kv.rank, kv.num_workers)
 
 
@@ -147,6 +148,24 @@ def adopt_trainer(trainer, cluster):
     return trainer
 
 
+def sync_parameters(trainer, cluster):
+    """In a distributed job, create every kvstore key now, before the first step,
+    with nothing else in flight: the Trainer's (every worker takes rank 0's
+    parameters) and the one of `allreduce_sum`.  MXNet 1.9's dist kvstore can
+    otherwise let a key's initial broadcast overlap the gradient push-pulls and
+    overwrite a parameter with a summed gradient (workers whose parameters differ
+    after a few steps; runs that are not reproducible)."""
+    if cluster is None or not cluster.distributed:
+        return
+    mx.nd.waitall()
+    if not trainer._kv_initialized:
+        trainer._init_kvstore()
+    if trainer._params_to_init:
+        trainer._init_params()
+    mx.nd.waitall()
+    _init_metric_key(cluster)
+
+
 def worker_share(idx, cluster):
     """This worker's slice of the global batch `idx` and its weight (1.0).  A
     worker whose slice would be empty (a final batch with fewer examples than
@@ -167,20 +186,34 @@ def micro_batches(idx, num):
     return [part for part in np.array_split(idx, num) if len(part)]
 
 
+def _init_metric_key(cluster):
+    """Create the kvstore key of `allreduce_sum` (once; a collective)."""
+    if not cluster._metric_ready:
+        mx.nd.waitall()           # nothing in flight while a key is created (see sync_parameters)
+        cluster.kvstore.init(_METRIC_KEY, mx.nd.zeros((_METRIC_SIZE,), dtype='float64'))
+        mx.nd.waitall()
+        cluster._metric_ready = True
+
+
 def allreduce_sum(cluster, values):
     """Sum of the float vector `values` over all workers (itself when there is one
-    worker).  A collective: every worker must call it at the same point."""
+    worker).  A collective: every worker must call it at the same point, with as
+    many values.  It waits for the work in flight (call it at log, checkpoint and
+    epoch ends, not every step)."""
     values = np.asarray(values, dtype=np.float64).reshape(-1)
     if cluster is None or not cluster.distributed:
         return values
-    kv = cluster.kvstore
-    key = _METRIC_KEY_BASE + values.size
-    if key not in cluster._metric_keys:
-        kv.init(key, mx.nd.zeros(values.shape, dtype='float64'))
-        cluster._metric_keys.add(key)
-    out = mx.nd.zeros(values.shape, dtype='float64')
-    kv.pushpull(key, mx.nd.array(values, dtype='float64'), out=out)
-    return out.asnumpy()
+    _init_metric_key(cluster)
+    mx.nd.waitall()
+    sums = []
+    for start in range(0, values.size, _METRIC_SIZE):
+        part = values[start:start + _METRIC_SIZE]
+        chunk = np.zeros(_METRIC_SIZE)
+        chunk[:part.size] = part
+        out = mx.nd.zeros((_METRIC_SIZE,), dtype='float64')
+        cluster.kvstore.pushpull(_METRIC_KEY, mx.nd.array(chunk, dtype='float64'), out=out)
+        sums.append(out.asnumpy()[:part.size])
+    return np.concatenate(sums) if sums else values
 
 
 def enable_grad_accumulation(params, num):
@@ -198,17 +231,19 @@ def zero_grads(params, num):
 
 
 def backward(losses, trainer=None, amp=False, weight=1.0):
-    """Back-propagate the device losses `losses` (scaled by AMP's loss scale when
-    `amp`; multiplied by `weight` when it is not 1)."""
-    if weight != 1.0:
-        losses = [l * weight for l in losses]
-    if amp:
-        from mxnet.contrib import amp as mx_amp
-        with mx_amp.scale_loss(losses, trainer) as scaled:
-            autograd.backward(scaled)
-    else:
-        for l in losses:
-            l.backward()
+    """Back-propagate the device losses `losses` (recorded under
+    `autograd.record`), multiplied by `weight` when it is not 1 and by AMP's loss
+    scale when `amp`."""
+    if weight != 1.0 or amp:
+        with autograd.record():            # the scaling is part of the graph
+            if weight != 1.0:
+                losses = [l * weight for l in losses]
+            if amp:
+                from mxnet.contrib import amp as mx_amp
+                with mx_amp.scale_loss(losses, trainer) as scaled:
+                    losses = list(scaled)
+    for l in losses:
+        l.backward()
 
 
 def check_amp_support(ctxs):
@@ -226,6 +261,12 @@ def check_amp_support(ctxs):
         except mx.base.MXNetError as e:
             first = str(e).strip().splitlines()
             reason = next((line for line in reversed(first) if line.strip()), 'error')
+            for _ in range(3):     # the failed operators' errors are re-raised once more
+                try:
+                    mx.nd.waitall()
+                    break
+                except mx.base.MXNetError:
+                    pass
             raise RuntimeError(
                 'mixed precision (--amp, float16) is not supported on %s by this MXNet '
                 'build (%s); AMP needs a GPU: use --ctx gpu, or train without --amp'

@@ -78,6 +78,7 @@ def finetune(net, train_set, test_set, ctxs, num_epochs=5, batch_size=512, lr=1e
             timer.total, num_seen = resumed['train_seconds'], resumed['num_seen']
             # The epoch's sums so far (over all workers) are carried by rank 0.
             carry = resumed['partial'] if cluster.is_root else dict(loss=0., correct=0., count=0)
+    _dist.sync_parameters(trainer, cluster)
     for epoch in range(start_epoch, num_epochs):
         epoch_rng = rng.get_state()
         np_rng = np.random.get_state() if sampler is not None else None
@@ -203,6 +204,12 @@ def predict_pair(net, tokenizer, premise, hypothesis, max_len=128, ctx=None):
     p, h = tokenizer.tokenize(premise), tokenizer.tokenize(hypothesis)
     if not p or not h:
         raise ValueError('premise and hypothesis must both be non-empty')
+    limit = getattr(getattr(net, 'config', None), 'max_len', None)
+    if limit and max_len > limit:       # no position embeddings beyond the model's
+        import warnings
+        warnings.warn('max_len %d exceeds the %d positions of the model; using %d'
+                      % (max_len, limit, limit))
+        max_len = limit
     truncated = len(p) + len(h) + 3 > max_len
     p, h = truncate_pair_of_tokens(p, h, max_len)
     ids = [tokenizer.cls_id] + tokenizer.to_ids(p) + [tokenizer.sep_id] + \

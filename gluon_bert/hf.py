@@ -164,6 +164,23 @@ def _our_name(name):
     return '%s.%s' % (ours, leaf)
 
 
+def _describe_hf(num_blks):
+    """`describe` for assign_parameters: 'hf_name (our_name)'."""
+    names = ['embeddings.%s' % n for n in (
+        'word_embeddings.weight', 'position_embeddings.weight', 'token_type_embeddings.weight',
+        'LayerNorm.weight', 'LayerNorm.bias')]
+    names += ['pooler.dense.weight', 'pooler.dense.bias', 'cls.predictions.bias',
+              'cls.predictions.transform.dense.weight', 'cls.predictions.transform.dense.bias',
+              'cls.predictions.transform.LayerNorm.weight',
+              'cls.predictions.transform.LayerNorm.bias', 'cls.predictions.decoder.weight',
+              'cls.seq_relationship.weight', 'cls.seq_relationship.bias']
+    for i in range(num_blks):
+        names += ['encoder.layer.%d.%s.%s' % (i, m, leaf) for m in _LAYER_MAP
+                  for leaf in ('weight', 'bias')]
+    inverse = {_our_name(n): n for n in names}
+    return lambda ours: '%s (%s)' % (inverse[ours], ours) if ours in inverse else ours
+
+
 def map_hf_state_dict(state, source='checkpoint'):
     """Tensors keyed by our parameter names.  Raises ValueError naming every tensor
     that maps to nothing (or twice)."""
@@ -190,15 +207,17 @@ def map_hf_state_dict(state, source='checkpoint'):
 
 
 def assign_parameters(bert, tensors, source='checkpoint', origin=None, tied_decoder=True,
-                      verbose=True):
+                      verbose=True, describe=None):
     """Set the parameters of an initialized BERTModel from `tensors` (our parameter
     name -> numpy array).  Returns the heads ('hidden', 'mlm', 'nsp') that were
     missing and keep their fresh initialization.
 
     Shapes must match exactly; a missing encoder tensor, or a head with only part
     of its tensors, is an error.  With `tied_decoder`, a missing MLM decoder weight
-    is the token embedding matrix."""
+    is the token embedding matrix.  `describe(name)` names a missing parameter in
+    the error messages (e.g. by the checkpoint's tensor name)."""
     origin = origin or {}
+    describe = describe or (lambda name: name)
     params = bert._collect_params_with_prefix()
     unknown = sorted(set(tensors) - set(params))
     if unknown:
@@ -219,12 +238,12 @@ def assign_parameters(bert, tensors, source='checkpoint', origin=None, tied_deco
                  not (head == 'mlm' and k == 'mlm.mlp.2.weight' and tied_decoder)]
         if given:
             raise ValueError('%s: the %s head is incomplete, missing %s'
-                             % (source, head, ', '.join(head_missing)))
+                             % (source, head, ', '.join(map(describe, head_missing))))
         initialized.append(head)
     missing = [k for k in missing if not any(k.startswith(HEAD_PREFIXES[h]) for h in initialized)]
     if missing:
         raise ValueError('%s: missing %d encoder tensor(s): %s'
-                         % (source, len(missing), ', '.join(missing)))
+                         % (source, len(missing), ', '.join(map(describe, missing))))
     for name, value in tensors.items():
         param = params[name]
         expected = tuple(param.shape)
@@ -277,7 +296,8 @@ def load_hf_bert(path, ctx=None, verbose=True):
     tensors, origin = map_hf_state_dict(state, folder)
     bert = BERTModel(config)
     bert.initialize(mx.init.Normal(0.02), ctx=ctx)
-    initialized = assign_parameters(bert, tensors, folder, origin, verbose=verbose)
+    initialized = assign_parameters(bert, tensors, folder, origin, verbose=verbose,
+                                    describe=_describe_hf(config.num_blks))
     pre = Pretrained(bert, tokenizer, config, source='hf:%s' % folder)
     pre.initialized_heads = initialized
     return pre

@@ -3,6 +3,8 @@
     python -m gluon_bert.launch -n 2 -s 1 -- \\
         python scripts/finetune_snli.py --kvstore dist_sync --dataset synthetic ...
 
+(`python gluon_bert/launch.py ...` is the same without importing the package.)
+
 starts, on 127.0.0.1, one scheduler, `-s` servers and `-n` workers, in the way
 of MXNet's `tools/launch.py --launcher local` (dmlc_tracker): every process gets
 `DMLC_PS_ROOT_URI` / `DMLC_PS_ROOT_PORT` (the scheduler's address; a free port is
@@ -49,9 +51,10 @@ path (or `--sync-dst-dir DIR`, which copies the current folder there with rsync)
 
 The scheduler runs on the launching machine (`DMLC_PS_ROOT_URI`: its address,
 `DMLC_PS_ROOT_PORT`: 9091 by default); open that port and the nodes' ephemeral
-ports between the machines.  With several network interfaces set
-`DMLC_INTERFACE` (e.g. `--env DMLC_INTERFACE:eth0` ...) to the one the machines
-share; `PS_VERBOSE=1` (or 2) makes ps-lite log its connections.  A common layout
+ports between the machines.  With several network interfaces, set
+`DMLC_INTERFACE` to the one the machines share (`export DMLC_INTERFACE=eth0`
+and `--env DMLC_INTERFACE`, or `--env-worker DMLC_INTERFACE:eth0 --env-server
+DMLC_INTERFACE:eth0`); `PS_VERBOSE=1` (or 2) makes ps-lite log its connections.  A common layout
 is one server per machine (`-s` = number of machines).  The processes can also be
 started by hand (or by a cluster manager) with these variables: one with
 `DMLC_ROLE=scheduler`, `DMLC_NUM_SERVER` with `DMLC_ROLE=server` and
@@ -130,12 +133,15 @@ def _describe(code):
 
 
 def _pump(node, out, lock):
-    """Copy the node's output to `out`, line by line, with its name."""
+    """Copy the node's output to `out`, line by line, with its name.  Of a line
+    rewritten with carriage returns (progress bars), the last non-blank part is
+    kept, as a terminal would show it."""
     prefix = '[%s] ' % node.name
     for raw in iter(node.proc.stdout.readline, b''):
-        line = raw.decode('utf-8', errors='replace')
-        if not line.endswith('\n'):
-            line += '\n'
+        line = raw.decode('utf-8', errors='replace').rstrip('\n')
+        if '\r' in line:
+            line = next((part for part in reversed(line.split('\r')) if part.strip()), '')
+        line += '\n'
         with lock:
             out.write(prefix + line)
             out.flush()
@@ -278,7 +284,10 @@ def main(argv=None):
     if not command:
         p.error('no command given (put it after --)')
 
+    received = [signal.SIGINT]
+
     def on_signal(signum, frame):
+        received[0] = signum
         raise KeyboardInterrupt('signal %d' % signum)
 
     signal.signal(signal.SIGTERM, on_signal)
@@ -286,7 +295,7 @@ def main(argv=None):
         code = launch(command, a.num_workers, a.num_servers, a.timeout or None, a.grace,
                       a.host, a.port)
     except KeyboardInterrupt:
-        code = 130
+        code = 128 + int(received[0])
     sys.exit(code)
 
 

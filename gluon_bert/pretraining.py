@@ -82,6 +82,7 @@ def pretrain(net, dataset, ctxs, num_steps, batch_size=256, lr=0.01, seed=0,
                        mx.nd.array([w_nsp if cluster.is_root else 0.], ctx=ctxs[0]))
                       for w_mlm, w_nsp in resumed['window']]
             bar.update(step)
+    _dist.sync_parameters(trainer, cluster)
     timer.start()
     while step < num_steps:
         epoch_rng = rng.get_state()

@@ -32,7 +32,7 @@ from mxnet import gluon
 from .text import WordTokenizer, truncate_pair_of_tokens
 
 __all__ = ['LABELS', 'LABEL_NAMES', 'SNLIData', 'read_snli_file', 'read_snli',
-           'SNLIBERTDataset']
+           'encode_pairs', 'SNLIBERTDataset']
 
 LABELS = {'entailment': 0, 'contradiction': 1, 'neutral': 2}
 LABEL_NAMES = ['entailment', 'contradiction', 'neutral']
@@ -320,8 +320,8 @@ def encode_pairs_parallel(premises, hypotheses, max_len, tokenizer, num_workers,
                           chunks_per_worker=4):
     """`encode_pairs` in a pool of `num_workers` processes; the same arrays.
 
-    Each worker returns its chunk's flat token ids and lengths (a tenth of the
-    bytes of padded rows) and the padding is done here, vectorised."""
+    Each worker returns its chunk's flat token ids and lengths (on SNLI about a
+    tenth of the bytes of padded rows); the padding is done here, vectorised."""
     n = len(premises)
     chunk = max(1, -(-n // (chunks_per_worker * num_workers)))
     tasks = [(premises[i:i + chunk], hypotheses[i:i + chunk], max_len)

@@ -249,7 +249,9 @@ class Checkpointer:
                 raise ValueError('cannot resume from %s: it was written with %s=%r, this '
                                  'run has %s=%r' % (path, key, state[key], key, value))
         net.load_parameters(os.path.join(path, PARAMS), ctx=ctxs)
+        mx.nd.waitall()     # a distributed Trainer creates its kvstore keys here
         trainer.load_states(os.path.join(path, TRAINER_STATES))
+        mx.nd.waitall()
         scaler = getattr(trainer, '_amp_loss_scaler', None)
         if scaler is not None and state.get('amp'):
             for k, v in state['amp'].items():

@@ -1,9 +1,12 @@
 """Procedural, seeded data for offline demos and tests.
 
-* `nli_task`: a small 3-class NLI task in English-like sentences.  The label is
-  a function of how the hypothesis relates to the premise (same subject or not,
-  same or different colour / verb / place, negation), never of the hypothesis
-  alone, and the cues are single words, so a 2-layer BERT learns it quickly.
+* `nli_task`: a small 3-class NLI task in English-like sentences.  The premise
+  describes a subject, with or without its colour and its place; the hypothesis
+  states (or denies) the subject's colour or place.  The label follows from
+  comparing the two: the premise gives the same fact (entailment), another
+  value or the denied one (contradiction), or says nothing about it (neutral).
+  The hypothesis alone does not tell the label and the cues are single words,
+  so a 2-layer BERT learns the task quickly.
 * `wikitext_lines`: text in the layout of WikiText-2's `wiki.train.tokens` whose
   paragraphs follow a topic and a fixed sentence order, so masked-LM and
   next-sentence prediction losses both fall within a few hundred steps.
@@ -21,69 +24,52 @@ __all__ = ['nli_task', 'write_nli_file', 'wikitext_lines', 'write_wikitext']
 
 SUBJECTS = ['dog', 'cat', 'man', 'woman', 'boy', 'girl', 'horse', 'bird', 'child', 'farmer']
 COLOURS = ['red', 'blue', 'green', 'black', 'white', 'brown', 'yellow', 'gray']
-VERBS = ['runs', 'sits', 'sleeps', 'jumps', 'swims', 'stands']   # mutually exclusive
-PLACES = ['park', 'street', 'house', 'field', 'garden', 'forest']  # mutually exclusive
+VERBS = ['runs', 'sits', 'sleeps', 'jumps', 'walks', 'stands']
+PLACES = ['park', 'street', 'house', 'field', 'garden', 'forest']
+
+# The facts a hypothesis is about ('c': colour, 'pl': place), their values, and
+# the sentences that claim or deny them.
+_VALUES = {'c': COLOURS, 'pl': PLACES}
+_CLAIMS = {'c': ['the {s} is {c}', 'a {c} {s} {v}'],
+           'pl': ['the {s} is in the {pl}', 'a {s} {v} in the {pl}']}
+_DENIALS = {'c': 'the {s} is not {c}', 'pl': 'the {s} is not in the {pl}'}
+_DENIAL_RATE = 0.25
 
 
-def _other(rng, words, *excluded):
-    """A word of `words` that is none of `excluded`."""
+def _other(rng, words, excluded):
+    """A word of `words` other than `excluded`."""
     while True:
         word = rng.choice(words)
-        if word not in excluded:
+        if word != excluded:
             return word
 
 
-def _premise(rng):
-    """A scene: subject, colour, verb, place and an optional companion."""
-    s = rng.choice(SUBJECTS)
-    scene = dict(s=s, c=rng.choice(COLOURS), v=rng.choice(VERBS), pl=rng.choice(PLACES),
-                 comp=_other(rng, SUBJECTS, s) if rng.random() < 0.5 else None)
-    text = 'a {c} {s} {v} in the {pl}'.format(**scene)
-    if scene['comp']:
-        text += ' with a ' + scene['comp']
-    return scene, text
+def _premise_text(scene):
+    """`a [colour] subject verb [in the place]`."""
+    words = ['a'] + ([scene['c']] if scene['c'] else []) + [scene['s'], scene['v']]
+    if scene['pl']:
+        words += ['in', 'the', scene['pl']]
+    return ' '.join(words)
 
 
-# Statements about one subject `s`, each naming some facts of a scene.
-_STATEMENTS = [
-    'a {c} {s} {v}',
-    'the {s} is {c}',
-    'the {s} is in the {pl}',
-    'a {s} {v} in the {pl}',
-    'the {c} {s} is in the {pl}',
-]
-_NEGATIONS = ['the {s} is not {c}', 'the {s} is not in the {pl}']
-
-
-def _entailment(rng, scene):
-    """Same subject, only facts of the premise."""
-    if scene['comp'] and rng.random() < 0.15:
-        return 'the {s} is with a {comp}'.format(**scene)
-    return rng.choice(_STATEMENTS).format(**scene)
-
-
-def _contradiction(rng, scene):
-    """Same subject, one fact changed (colour, verb or place) or negated."""
-    if rng.random() < 0.3:
-        return rng.choice(_NEGATIONS).format(**scene)
-    template = rng.choice(_STATEMENTS)
-    changeable = [key for key in ('c', 'v', 'pl') if '{%s}' % key in template]
-    key = rng.choice(changeable)
-    words = {'c': COLOURS, 'v': VERBS, 'pl': PLACES}[key]
-    return template.format(**dict(scene, **{key: _other(rng, words, scene[key])}))
-
-
-def _neutral(rng, scene):
-    """Another subject with the premise's facts, or a companion not stated."""
-    if rng.random() < 0.15:
-        comp = _other(rng, SUBJECTS, scene['s'], scene['comp'])
-        return 'the {s} is with a {comp}'.format(**dict(scene, comp=comp))
-    s2 = _other(rng, SUBJECTS, scene['s'], scene['comp'])
-    template = rng.choice(_STATEMENTS + _NEGATIONS)
-    return template.format(**dict(scene, s=s2))
-
-
-_HYPOTHESIS = {'entailment': _entailment, 'contradiction': _contradiction, 'neutral': _neutral}
+def _example(rng, name):
+    """A (premise, hypothesis) pair with the label `name`."""
+    fact = rng.choice(sorted(_VALUES))
+    scene = dict(s=rng.choice(SUBJECTS), v=rng.choice(VERBS),
+                 c=rng.choice(COLOURS), pl=rng.choice(PLACES))
+    for other in _VALUES:
+        if other != fact and rng.random() < 0.5:
+            scene[other] = None                   # the premise leaves it out
+    said = dict(scene)                            # what the hypothesis says
+    deny = rng.random() < _DENIAL_RATE
+    if name == 'contradiction' and not deny:
+        said[fact] = _other(rng, _VALUES[fact], scene[fact])
+    elif name == 'neutral':
+        scene[fact] = None
+    elif name == 'entailment':
+        deny = False
+    template = _DENIALS[fact] if deny else rng.choice(_CLAIMS[fact])
+    return _premise_text(scene), template.format(**said)
 
 
 def nli_task(num_pairs, seed=0):
@@ -94,9 +80,9 @@ def nli_task(num_pairs, seed=0):
     rng.shuffle(names)
     premises, hypotheses = [], []
     for name in names:
-        scene, premise = _premise(rng)
+        premise, hypothesis = _example(rng, name)
         premises.append(premise)
-        hypotheses.append(_HYPOTHESIS[name](rng, scene))
+        hypotheses.append(hypothesis)
     return SNLIData(premises, hypotheses, [LABELS[name] for name in names])
 
 

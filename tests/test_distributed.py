@@ -26,7 +26,13 @@ if ROOT not in sys.path:
 LAUNCH = os.path.join(ROOT, 'gluon_bert', 'launch.py')
 CONFIG = dict(num_hiddens=32, ffn_num_hiddens=32, num_heads=2, num_blks=1, dropout=0.0,
               max_len=32)
-NUM_PAIRS, BATCH, EPOCHS, LR, SEED = 150, 24, 3, 2e-3, 3   # 7 steps/epoch, last one 6
+# 7 steps per epoch; the last batch holds 1 example, so one worker has none of
+# it and pushes a zero gradient (weight 0).
+NUM_PAIRS, BATCH, EPOCHS, SEED = 145, 24, 3, 3
+# SGD with momentum: the update is linear in the summed gradient, so 2 workers
+# and 1 worker agree to float rounding (Adam divides near-zero gradients, such
+# as the attention key bias's, by their own size, which amplifies rounding).
+OPTIMIZER, OPTIMIZER_PARAMS = 'sgd', {'learning_rate': 0.05, 'momentum': 0.9}
 
 
 class ArrayNLI:
@@ -73,7 +79,7 @@ def train(folder, kvstore, name, kill_after=0):
     cluster = distributed.setup_kvstore(kvstore)
     net = BERTClassifier(BERTModel(BERTConfig.load(os.path.join(folder, 'config.json'))))
     net.load_parameters(os.path.join(folder, 'init.params'), ctx=mx.cpu())
-    trainer = distributed.make_trainer(net.collect_params(), 'adam', {'learning_rate': LR},
+    trainer = distributed.make_trainer(net.collect_params(), OPTIMIZER, dict(OPTIMIZER_PARAMS),
                                        cluster)
     if kill_after:
         step, done = trainer.step, [0]
@@ -86,9 +92,12 @@ def train(folder, kvstore, name, kill_after=0):
                 print('rank 1: killing myself after %d steps' % done[0], flush=True)
                 os.kill(os.getpid(), 9)
         trainer.step = dying_step
+    # Checkpoints every 3 steps (rank 0 writes them): the running sums are then
+    # summed over the workers in the middle of the epochs too.
     summary = finetune(net, ArrayNLI(os.path.join(folder, 'data.npz')), None, [mx.cpu()],
-                       num_epochs=EPOCHS, batch_size=BATCH, lr=LR, seed=SEED,
-                       progress=False, kvstore=cluster, trainer=trainer)
+                       num_epochs=EPOCHS, batch_size=BATCH, seed=SEED,
+                       progress=False, kvstore=cluster, trainer=trainer,
+                       checkpoint_dir=os.path.join(folder, 'ck-' + name), checkpoint_every=3)
     base = os.path.join(folder, '%s.rank%d' % (name, cluster.rank))
     net.save_parameters(base + '.params')
     summary.pop('records')
@@ -142,13 +151,19 @@ def test_two_workers_match_one_worker_on_the_whole_batch(task):
     moved = max_diff(ref, init)
     assert moved > 1e-2                     # training did change the parameters
     diff = max_diff(p0, ref)
-    assert diff < 2e-4 * max(1.0, moved), (diff, moved)
+    print('max |2 workers - 1 worker| = %.3g (parameters moved by up to %.3g)' % (diff, moved))
+    assert diff < 1e-5 * max(1.0, moved), (diff, moved)
     with open(str(task / 'dist.rank0.json')) as f:
         dist = json.load(f)
     assert dist['steps'] == reference['steps'] == EPOCHS * 7
     assert dist['num_workers'] == 2
     assert dist['train_loss'] == pytest.approx(reference['train_loss'], rel=1e-3)
     assert dist['train_acc'] == pytest.approx(reference['train_acc'], abs=1e-6)
+    from gluon_bert import state
+    steps = [s for s, _ in state.list_checkpoints(str(task / 'ck-dist'))]
+    assert steps == [21, 18, 15]            # written once, by rank 0
+    ck = load_params(os.path.join(str(task / 'ck-dist'), 'step-00000021', 'params'))
+    assert max_diff(ck, p0) == 0.0
 
 
 def test_killed_worker_stops_the_job(task):

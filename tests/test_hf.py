@@ -207,14 +207,16 @@ def test_missing_encoder_tensor_is_an_error(tmp_path):
     del state['encoder.layer.1.attention.self.value.bias']
     del state['embeddings.token_type_embeddings.weight']
     with pytest.raises(ValueError, match=r'missing 2 encoder tensor\(s\): '
-                       r'encoder.segment_embedding.weight, encoder.blks.1.attention.W_v.bias'):
+                       r'embeddings.token_type_embeddings.weight \(encoder.segment_embedding.weight\), '
+                       r'encoder.layer.1.attention.self.value.bias \(encoder.blks.1.attention.W_v.bias\)'):
         load_hf_bert(write_folder(tmp_path / 'ckpt', state))
 
 
 def test_partial_head_is_an_error(tmp_path):
     state = hf_state()
     del state['cls.seq_relationship.bias']
-    with pytest.raises(ValueError, match='nsp head is incomplete, missing nsp.output.bias'):
+    with pytest.raises(ValueError, match=r'nsp head is incomplete, missing '
+                       r'cls.seq_relationship.bias \(nsp.output.bias\)'):
         load_hf_bert(write_folder(tmp_path / 'ckpt', state))
 
 

@@ -1,0 +1,172 @@
+"""Bad input, end to end through the public functions:
+
+* an output folder that already holds a finished run is refused unless
+  `overwrite` (pretraining and fine-tuning);
+* a premise + hypothesis longer than max_len is truncated with a note, never an
+  error (also when max_len exceeds the model's positions);
+* SNLI files with a wrong number of columns, an unknown label or invalid UTF-8
+  given to `run_finetuning` fail with an error naming the file and the line.
+"""
+import os
+import re
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+TINY = dict(num_hiddens=32, ffn_num_hiddens=32, num_heads=2, num_blks=1)
+LONG = ' '.join(['the brown dog runs in the park with a small boy'] * 8)
+
+
+def tiny_pretrained(folder):
+    import mxnet as mx
+    from gluon_bert import checkpoint
+    from gluon_bert.config import BERTConfig
+    from gluon_bert.model import BERTModel
+    from gluon_bert.synthetic import nli_task
+    from gluon_bert.text import WordTokenizer, build_vocab, tokenize
+    data = nli_task(300, seed=0)
+    vocab = build_vocab(tokenize(list(data.premises) + list(data.hypotheses)), min_freq=1)
+    bert = BERTModel(BERTConfig(vocab_size=len(vocab), dropout=0.1, max_len=32, **TINY))
+    mx.random.seed(1)
+    bert.initialize(mx.init.Xavier())
+    checkpoint.save_pretrained(folder, bert, WordTokenizer(vocab))
+    return folder
+
+
+FINETUNE = dict(dataset='synthetic', max_train_examples=48, max_test_examples=16, max_len=32,
+                batch_size=16, num_epochs=1, lr=1e-3, progress=False, num_workers=1)
+
+
+@pytest.fixture(scope='module')
+def runs(tmp_path_factory):
+    from gluon_bert.pipeline import run_finetuning
+    base = tmp_path_factory.mktemp('runs')
+    pretrained = tiny_pretrained(str(base / 'pre'))
+    finetuned = str(base / 'finetune')
+    run_finetuning(finetuned, pretrained=pretrained, **FINETUNE)
+    return pretrained, finetuned
+
+
+# ---------------------------------------------------------------------------
+# Finished runs
+
+
+def test_finished_pretraining_is_refused_unless_overwrite(tmp_path):
+    from gluon_bert.pipeline import run_pretraining
+    out = str(tmp_path / 'pre')
+    args = dict(dataset='synthetic', synthetic_paragraphs=30, num_steps=2, batch_size=8,
+                max_len=32, log_interval=1, progress=False, **TINY)
+    run_pretraining(out, **args)
+    stamp = os.path.getmtime(os.path.join(out, 'model.params'))
+    with pytest.raises(FileExistsError, match=re.escape(out) + '.*finished run.*--overwrite'):
+        run_pretraining(out, **args)
+    with pytest.raises(FileExistsError, match='finished run'):
+        run_pretraining(out, resume=True, **args)
+    assert os.path.getmtime(os.path.join(out, 'model.params')) == stamp   # untouched
+    run_pretraining(out, overwrite=True, **args)
+    assert os.path.exists(os.path.join(out, 'summary.json'))
+
+
+def test_finished_finetuning_is_refused_unless_overwrite(runs, tmp_path):
+    from gluon_bert.pipeline import run_finetuning
+    pretrained, _ = runs
+    out = str(tmp_path / 'ft')
+    run_finetuning(out, pretrained=pretrained, **FINETUNE)
+    with open(os.path.join(out, 'metrics.json')) as f:
+        before = f.read()
+    with pytest.raises(FileExistsError, match=re.escape(out) + '.*finished run.*--overwrite'):
+        run_finetuning(out, pretrained=pretrained, **FINETUNE)
+    with open(os.path.join(out, 'metrics.json')) as f:
+        assert f.read() == before
+    summary = run_finetuning(out, pretrained=pretrained, overwrite=True, **FINETUNE)
+    assert summary['num_epochs'] == 1
+
+
+def test_unfinished_run_with_checkpoints_needs_resume_or_overwrite(runs, tmp_path):
+    from gluon_bert.pipeline import run_finetuning
+    from gluon_bert import state
+    pretrained, _ = runs
+    out = str(tmp_path / 'ft')
+    run_finetuning(out, pretrained=pretrained, **FINETUNE)
+    os.remove(os.path.join(out, 'metrics.json'))          # as if it had been interrupted
+    assert state.list_checkpoints(os.path.join(out, 'checkpoints'))
+    with pytest.raises(FileExistsError, match='checkpoints of an earlier run.*--resume'):
+        run_finetuning(out, pretrained=pretrained, **FINETUNE)
+    run_finetuning(out, pretrained=pretrained, overwrite=True, **FINETUNE)
+
+
+# ---------------------------------------------------------------------------
+# Pairs longer than max_len
+
+
+def test_long_pair_is_truncated_with_a_note(runs, capsys):
+    from gluon_bert.inference import predict_text
+    _, finetuned = runs
+    result = predict_text(finetuned, LONG, LONG, max_len=32)
+    out = capsys.readouterr().out
+    assert result['truncated'] is True
+    assert 'note:' in out and 'truncated' in out
+    assert abs(sum(result['probabilities'].values()) - 1) < 1e-5
+    short = predict_text(finetuned, 'a dog runs', 'a dog runs', max_len=32, verbose=False)
+    assert short['truncated'] is False
+
+
+def test_predict_pair_truncates_and_caps_max_len_at_the_model(runs):
+    from gluon_bert.checkpoint import load_classifier
+    from gluon_bert.finetuning import predict_pair
+    _, finetuned = runs
+    net, tokenizer = load_classifier(finetuned)
+    label, probs, truncated = predict_pair(net, tokenizer, LONG, 'a dog', max_len=16)
+    assert truncated and 0 <= label < 3 and np.isclose(probs.sum(), 1, atol=1e-5)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        label2, probs2, truncated2 = predict_pair(net, tokenizer, LONG, LONG, max_len=512)
+    assert truncated2 and np.isfinite(probs2).all()
+    assert any('exceeds the 32 positions' in str(w.message) for w in caught)
+    with pytest.raises(ValueError, match='non-empty'):
+        predict_pair(net, tokenizer, '   ', 'a dog')
+
+
+# ---------------------------------------------------------------------------
+# Broken SNLI files
+
+
+GOOD = ('gold_label\tsentence1\tsentence2\n'
+        'entailment\ta dog runs in the park\ta dog runs\n'
+        'contradiction\ta cat sleeps\ta cat runs\n'
+        'neutral\ta man sits in the house\ta boy sits in the house\n')
+
+
+def write(path, data):
+    with open(path, 'wb') as f:
+        f.write(data if isinstance(data, bytes) else data.encode('utf-8'))
+    return str(path)
+
+
+@pytest.mark.parametrize('name, content, line, what', [
+    ('columns.tsv', GOOD + 'neutral\tonly two columns\n', 5, 'expected 3 tab-separated columns, found 2'),
+    ('label.tsv', GOOD.replace('contradiction', 'maybe'), 3, "unknown label 'maybe'"),
+    ('utf8.tsv', GOOD.encode('utf-8').replace(b'a cat sleeps', b'a c\xffat sleeps'), 3,
+     'invalid UTF-8'),
+    ('json.jsonl', '{"gold_label": "neutral", "sentence1": "a", "sentence2": "b"}\n{"gold_label": ',
+     2, 'invalid JSON'),
+])
+def test_broken_snli_file_names_file_and_line(runs, tmp_path, name, content, line, what):
+    from gluon_bert.pipeline import run_finetuning
+    pretrained, _ = runs
+    bad = write(tmp_path / name, content)
+    good = write(tmp_path / 'good.tsv', GOOD)
+    args = dict(FINETUNE, dataset='snli', max_train_examples=None, max_test_examples=None)
+    for train, test in ((bad, good), (good, bad)):
+        with pytest.raises(ValueError) as info:
+            run_finetuning(str(tmp_path / 'out'), pretrained=pretrained, train_file=train,
+                           test_file=test, overwrite=True, **args)
+        message = str(info.value)
+        assert message.startswith('%s: line %d: ' % (bad, line)), message
+        assert what in message, message

@@ -1,0 +1,100 @@
+"""The command-line entry points: every module imports, every script runs, the
+defaults are the chapter's, and the offline pipeline runs end to end."""
+import importlib
+import json
+import os
+import pkgutil
+import subprocess
+import sys
+
+import pytest
+
+import gluon_bert
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPTS = ['pretrain.py', 'finetune_snli.py', 'evaluate.py', 'predict.py']
+
+
+def run(args, **kw):
+    env = dict(os.environ, PYTHONWARNINGS='ignore', MPLBACKEND='Agg')
+    return subprocess.run([sys.executable] + args, cwd=ROOT, env=env, capture_output=True,
+                          text=True, **kw)
+
+
+def test_every_module_imports():
+    """Regression: the draft called helpers by names it never defined and used
+    `mx` without importing it."""
+    optional = {'torch_twin', 'compare'}       # need torch, an optional dependency
+    for mod in pkgutil.iter_modules(gluon_bert.__path__):
+        if mod.name in optional:
+            continue
+        importlib.import_module('gluon_bert.' + mod.name)
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_scripts_show_help(script):
+    r = run([os.path.join('scripts', script), '--help'])
+    assert r.returncode == 0, r.stderr
+    assert 'usage' in r.stdout
+
+
+def test_default_hyperparameters():
+    """Regression: the draft fine-tuned with Adam at lr 0.1."""
+    sys.path.insert(0, os.path.join(ROOT, 'scripts'))
+    import finetune_snli
+    import pretrain
+    import argparse
+    seen = {}
+
+    def capture(name):
+        def fake(*args, **kwargs):
+            seen[name] = kwargs
+        return fake
+    finetune_snli.run_finetuning = capture('finetune')
+    pretrain.run_pretraining = capture('pretrain')
+    finetune_snli.main([])
+    pretrain.main([])
+    f, p = seen['finetune'], seen['pretrain']
+    assert (f['lr'], f['num_epochs'], f['batch_size'], f['max_len']) == (1e-4, 5, 512, 128)
+    assert (p['lr'], p['num_steps'], p['batch_size'], p['max_len'], p['preset']) == \
+        (0.01, 4000, 256, 128, 'd2l.pretrain')
+    assert f['dataset'] == 'snli' and p['dataset'] == 'wikitext-2'
+
+
+def test_offline_pipeline_end_to_end(tmp_path):
+    pre, fin = str(tmp_path / 'pre'), str(tmp_path / 'fin')
+    r = run(['scripts/pretrain.py', '--dataset', 'synthetic', '--synthetic-paragraphs', '200',
+             '--num-steps', '20', '--batch-size', '32', '--max-len', '64',
+             '--log-interval', '10', '--output', pre, '--no-progress'])
+    assert r.returncode == 0, r.stderr
+    assert 'MLM loss' in r.stdout and 'sentence pairs/sec' in r.stdout
+    for name in ('model.params', 'config.json', 'vocab.json', 'metrics.jsonl', 'curves.png'):
+        assert os.path.exists(os.path.join(pre, name)), name
+    # a finished run is not overwritten
+    r = run(['scripts/pretrain.py', '--dataset', 'synthetic', '--output', pre])
+    assert r.returncode != 0 and 'already holds a finished run' in r.stderr
+    r = run(['scripts/finetune_snli.py', '--dataset', 'synthetic', '--pretrained', pre,
+             '--num-epochs', '1', '--batch-size', '64', '--max-len', '64',
+             '--output', fin, '--no-progress'])
+    assert r.returncode == 0, r.stderr
+    assert 'test acc' in r.stdout and 'examples/sec' in r.stdout
+    with open(os.path.join(fin, 'metrics.json')) as f:
+        m = json.load(f)
+    for key in ('test_acc', 'train_acc', 'train_loss', 'examples_per_sec',
+                'num_train_examples', 'num_test_examples'):
+        assert key in m, key
+    assert 0 <= m['test_acc'] <= 1 and m['num_train_examples'] > 0
+    # evaluate and predict on the saved classifier
+    from gluon_bert.synthetic import write_nli_file
+    data = write_nli_file(str(tmp_path / 'test.tsv'), 90, seed=5)
+    r = run(['scripts/evaluate.py', '--model', fin, '--data', data,
+             '--json', str(tmp_path / 'eval.json')])
+    assert r.returncode == 0, r.stderr
+    report = json.load(open(tmp_path / 'eval.json'))
+    assert report['num_examples'] == 90 and len(report['confusion_matrix']) == 3
+    assert 'mcc' in report and set(report['per_class']) == {'entailment', 'contradiction',
+                                                            'neutral'}
+    r = run(['scripts/predict.py', '--model', fin, 'a red dog runs in the park',
+             'the dog is red'])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split()[0] in ('entailment', 'contradiction', 'neutral')
