@@ -37,7 +37,8 @@ def load_pretraining_paragraphs(dataset, data_dir=None, seed=0, synthetic_paragr
             return read_wiki(tmp, seed=seed)
     if dataset == 'wikitext-2':
         from .download import get_dataset_dir
-        return read_wiki(get_dataset_dir('wikitext-2', data_dir), seed=seed)
+        return read_wiki(get_dataset_dir('wikitext-2', data_dir, files=('wiki.train.tokens',)),
+                         seed=seed)
     raise ValueError("dataset must be 'wikitext-2' or 'synthetic', not %r" % dataset)
 
 

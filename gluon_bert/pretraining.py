@@ -7,8 +7,10 @@ from mxnet import autograd, gluon
 
 from .training import (split_and_load, iterate_batches, padded_length, MetricsLog, Timer, progress_bar as _progress)
 from . import distributed as _dist, state as _state
+from .model import cls_encoding
 
-__all__ = ['pretrain', 'get_batch_loss_bert', 'pretrain_batch']
+__all__ = ['pretrain', 'get_batch_loss_bert', 'pretrain_batch', 'split_pretrain_batch',
+           'flatten_mlm_targets']
 
 
 def pretrain_batch(dataset, idx, max_len=None):
@@ -20,14 +22,53 @@ def pretrain_batch(dataset, idx, max_len=None):
             dataset.all_mlm_labels[idx], dataset.nsp_labels[idx])
 
 
+def flatten_mlm_targets(pred_positions, mlm_weights, mlm_labels, seq_len, multiple=16):
+    """The real (weight > 0) MLM predictions of a shard, as positions into its
+    encodings flattened to `(1, B * seq_len)`, with their weights and labels,
+    padded with weight 0 to a multiple of `multiple`.  The chapter pads every
+    example to round(0.15 * max_len) predictions; computing the vocabulary-sized
+    MaskLM output only for the real ones does the same work at a fraction of the
+    cost (its weighted loss is the same)."""
+    b, p = np.nonzero(mlm_weights > 0)
+    n = len(b)
+    size = max(multiple, -(-n // multiple) * multiple)
+    flat = np.zeros((1, size), np.int32)
+    flat[0, :n] = b * seq_len + pred_positions[b, p]
+    weights = np.zeros(size, np.float32)
+    weights[:n] = mlm_weights[b, p]
+    labels = np.zeros(size, np.int32)
+    labels[:n] = mlm_labels[b, p]
+    return flat, weights, labels
+
+
+def split_pretrain_batch(batch, ctxs):
+    """One tuple per device: (tokens, segments, valid_lens, flat MLM positions,
+    MLM weights, MLM labels, NSP labels).  Examples are split over the devices with
+    `gluon.utils.split_and_load`; each shard's MLM targets are flattened."""
+    tokens, segments, valid, pred_positions, mlm_weights, mlm_labels, nsp = batch
+    dense = split_and_load((tokens, segments, valid, nsp), ctxs)
+    shards, start = [], 0
+    for (t, s, v, y), ctx in zip(dense, ctxs):
+        stop = start + t.shape[0]
+        flat, w, lab = flatten_mlm_targets(pred_positions[start:stop], mlm_weights[start:stop],
+                                           mlm_labels[start:stop], tokens.shape[1])
+        shards.append((t, s, v, mx.nd.array(flat, ctx=ctx, dtype='int32'),
+                       mx.nd.array(w, ctx=ctx), mx.nd.array(lab, ctx=ctx, dtype='int32'), y))
+        start = stop
+    return shards
+
+
 def get_batch_loss_bert(net, loss, vocab_size, shards, num_mlm_weights, batch_size):
     """MLM and NSP losses of each device shard.  Each shard's loss is normalised by
     the GLOBAL batch's MLM-weight count and size, so the summed gradients equal the
     gradient of one device on the whole batch, however many devices share it."""
     mlm_ls, nsp_ls, ls = [], [], []
-    for tokens, segments, valid_lens, pred_positions, mlm_weights, mlm_y, nsp_y in shards:
-        _, mlm_Y_hat, nsp_Y_hat = net(tokens, segments, valid_lens, pred_positions)
-        mlm_l = loss(mlm_Y_hat.reshape((-1, vocab_size)), mlm_y.reshape(-1),
+    for tokens, segments, valid_lens, mlm_pos, mlm_weights, mlm_y, nsp_y in shards:
+        encoded_X = net.encoder(tokens, segments, valid_lens)
+        nsp_Y_hat = net.nsp(net.hidden(cls_encoding(mx.nd, encoded_X)))
+        # MaskLM over the shard's encodings as one sequence of B * L positions.
+        mlm_Y_hat = net.mlm(encoded_X.reshape((-3, 0)).expand_dims(0), mlm_pos)
+        mlm_l = loss(mlm_Y_hat.reshape((-1, vocab_size)), mlm_y,
                      mlm_weights.reshape((-1, 1))).sum() / num_mlm_weights
         nsp_l = loss(nsp_Y_hat, nsp_y).sum() / batch_size
         mlm_ls.append(mlm_l)
@@ -97,8 +138,7 @@ def pretrain(net, dataset, ctxs, num_steps, batch_size=256, lr=0.01, seed=0,
             share, weight = _dist.worker_share(idx, cluster)
             mlm_parts, nsp_parts = [], []
             for micro in _dist.micro_batches(share, grad_accum):
-                batch = pretrain_batch(dataset, micro)
-                shards = split_and_load(batch, ctxs)
+                shards = split_pretrain_batch(pretrain_batch(dataset, micro), ctxs)
                 with autograd.record():
                     mlm_ls, nsp_ls, ls = get_batch_loss_bert(net, loss, vocab_size, shards,
                                                              num_weights, n)

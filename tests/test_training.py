@@ -148,3 +148,25 @@ def test_finetuning_lowers_the_loss(nli):
                  progress=False)
     losses = [r['train_loss'] for r in s['records']]
     assert losses[-1] < losses[0] - 0.05, losses
+
+
+def test_flattened_mlm_loss_equals_the_chapters(wiki):
+    """Computing MaskLM only at the real predictions gives the chapter's loss
+    (MaskLM at every padded slot, weighted by mlm_weights)."""
+    from mxnet import gluon
+    from gluon_bert.pretraining import pretrain_batch, split_pretrain_batch, get_batch_loss_bert
+    net = fresh_bert(tiny_config(len(wiki.vocab)), [mx.cpu()])
+    loss = gluon.loss.SoftmaxCrossEntropyLoss()
+    idx = np.arange(23)
+    batch = pretrain_batch(wiki, idx)
+    total_w = float(batch[4].sum())
+    mlm_ls, nsp_ls, _ = get_batch_loss_bert(net, loss, len(wiki.vocab),
+                                            split_pretrain_batch(batch, [mx.cpu()]),
+                                            total_w, len(idx))
+    t, s, v, p, w, y, nsp_y = [mx.nd.array(a) for a in batch]
+    _, mlm_hat, nsp_hat = net(t, s, v, p)
+    expect = loss(mlm_hat.reshape((-1, len(wiki.vocab))), y.reshape(-1),
+                  w.reshape((-1, 1))).sum() / (w.sum() + 1e-8)
+    assert float(mlm_ls[0].asscalar()) == pytest.approx(float(expect.asscalar()), rel=1e-5)
+    assert float(nsp_ls[0].asscalar()) == pytest.approx(
+        float(loss(nsp_hat, nsp_y).mean().asscalar()), rel=1e-5)
