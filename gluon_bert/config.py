@@ -70,6 +70,9 @@ PRESETS = {
                        num_blks=2, dropout=0.1, max_len=512),
     'bert.base': dict(num_hiddens=768, ffn_num_hiddens=3072, num_heads=12,
                       num_blks=12, dropout=0.1, max_len=512),
+    # A small model for the offline demo on the synthetic corpus.
+    'demo': dict(num_hiddens=64, ffn_num_hiddens=128, num_heads=2, num_blks=2,
+                 dropout=0.1, max_len=64),
 }
 
 # Pretraining recipe of the chapter's MXNet pretraining size.

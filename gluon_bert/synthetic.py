@@ -1,15 +1,17 @@
 """Procedural, seeded data for offline demos and tests.
 
 * `nli_task`: a small 3-class NLI task in English-like sentences.  The premise
-  describes a subject, with or without its colour and its place; the hypothesis
-  states (or denies) the subject's colour or place.  The label follows from
-  comparing the two: the premise gives the same fact (entailment), another
-  value or the denied one (contradiction), or says nothing about it (neutral).
-  The hypothesis alone does not tell the label and the cues are single words,
-  so a 2-layer BERT learns the task quickly.
+  describes a subject doing something somewhere, with or without its colour; the
+  hypothesis states the subject's colour.  The label follows from comparing the
+  two: the premise gives the same colour (entailment), another colour
+  (contradiction) or none (neutral).  The hypothesis alone does not tell the
+  label; a 2-layer BERT trained from scratch learns it to > 90 % accuracy in a
+  few hundred steps.
 * `wikitext_lines`: text in the layout of WikiText-2's `wiki.train.tokens` whose
-  paragraphs follow a topic and a fixed sentence order, so masked-LM and
-  next-sentence prediction losses both fall within a few hundred steps.
+  paragraphs follow a topic and a fixed sentence order: most masked words follow
+  from their template and topic, and a true next sentence is the next template.
+  Half the paragraphs describe scenes in the NLI task's words, so a model
+  pretrained on this corpus knows the task's vocabulary.
 """
 import json
 import os
@@ -23,17 +25,10 @@ __all__ = ['nli_task', 'write_nli_file', 'wikitext_lines', 'write_wikitext']
 # NLI
 
 SUBJECTS = ['dog', 'cat', 'man', 'woman', 'boy', 'girl', 'horse', 'bird', 'child', 'farmer']
-COLOURS = ['red', 'blue', 'green', 'black', 'white', 'brown', 'yellow', 'gray']
+COLOURS = ['red', 'blue', 'green', 'black']
 VERBS = ['runs', 'sits', 'sleeps', 'jumps', 'walks', 'stands']
 PLACES = ['park', 'street', 'house', 'field', 'garden', 'forest']
 
-# The facts a hypothesis is about ('c': colour, 'pl': place), their values, and
-# the sentences that claim or deny them.
-_VALUES = {'c': COLOURS, 'pl': PLACES}
-_CLAIMS = {'c': ['the {s} is {c}', 'a {c} {s} {v}'],
-           'pl': ['the {s} is in the {pl}', 'a {s} {v} in the {pl}']}
-_DENIALS = {'c': 'the {s} is not {c}', 'pl': 'the {s} is not in the {pl}'}
-_DENIAL_RATE = 0.25
 
 
 def _other(rng, words, excluded):
@@ -45,31 +40,38 @@ def _other(rng, words, excluded):
 
 
 def _premise_text(scene):
-    """`a [colour] subject verb [in the place]`."""
-    words = ['a'] + ([scene['c']] if scene['c'] else []) + [scene['s'], scene['v']]
-    if scene['pl']:
-        words += ['in', 'the', scene['pl']]
+    """`a [colour] subject verb in the place`."""
+    words = ['a'] + ([scene['c']] if scene['c'] else []) + [scene['s'], scene['v'],
+                                                           'in', 'the', scene['pl']]
     return ' '.join(words)
 
 
+def _scene(rng):
+    return dict(s=rng.choice(SUBJECTS), v=rng.choice(VERBS), c=rng.choice(COLOURS),
+                pl=rng.choice(PLACES))
+
+
+_CLAIMS = ['the {s} is {c}', 'a {c} {s} {v}', 'the {c} {s} is in the {pl}']
+
+
 def _example(rng, name):
-    """A (premise, hypothesis) pair with the label `name`."""
-    fact = rng.choice(sorted(_VALUES))
-    scene = dict(s=rng.choice(SUBJECTS), v=rng.choice(VERBS),
-                 c=rng.choice(COLOURS), pl=rng.choice(PLACES))
-    for other in _VALUES:
-        if other != fact and rng.random() < 0.5:
-            scene[other] = None                   # the premise leaves it out
-    said = dict(scene)                            # what the hypothesis says
-    deny = rng.random() < _DENIAL_RATE
-    if name == 'contradiction' and not deny:
-        said[fact] = _other(rng, _VALUES[fact], scene[fact])
+    """A (premise, hypothesis) pair with the label `name`: the hypothesis states
+    the subject's colour; the premise gives that colour (entailment), another one
+    (contradiction), or none (neutral)."""
+    scene = _scene(rng)
+    said = dict(scene)
+    if name == 'contradiction':
+        said['c'] = _other(rng, COLOURS, scene['c'])
     elif name == 'neutral':
-        scene[fact] = None
-    elif name == 'entailment':
-        deny = False
-    template = _DENIALS[fact] if deny else rng.choice(_CLAIMS[fact])
-    return _premise_text(scene), template.format(**said)
+        scene['c'] = None
+    return _premise_text(scene), _CLAIMS[0].format(**said)
+
+
+def scene_paragraph(rng):
+    """Sentences about one scene, for the synthetic pretraining corpus: its words
+    are the NLI task's, and the later sentences repeat facts of the first."""
+    scene = _scene(rng)
+    return [_premise_text(scene)] + [t.format(**scene) for t in _CLAIMS]
 
 
 def nli_task(num_pairs, seed=0):
@@ -180,7 +182,11 @@ def wikitext_lines(num_paragraphs=2000, seed=0):
             if section:
                 lines += [' = = %s = = \n' % section, ' \n']
             for _ in range(min(rng.randint(1, 3), num_paragraphs - written)):
-                lines.append(_paragraph(rng, topic))
+                # Half the paragraphs describe scenes in the NLI task's words.
+                if rng.random() < 0.5:
+                    lines.append(' ' + ' . '.join(scene_paragraph(rng)) + ' . \n')
+                else:
+                    lines.append(_paragraph(rng, topic))
                 written += 1
             lines.append(' \n')
             if written == num_paragraphs:

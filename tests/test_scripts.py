@@ -64,7 +64,7 @@ def test_default_hyperparameters():
 def test_offline_pipeline_end_to_end(tmp_path):
     pre, fin = str(tmp_path / 'pre'), str(tmp_path / 'fin')
     r = run(['scripts/pretrain.py', '--dataset', 'synthetic', '--synthetic-paragraphs', '200',
-             '--num-steps', '20', '--batch-size', '32', '--max-len', '64',
+             '--preset', 'demo', '--num-steps', '20', '--batch-size', '32', '--max-len', '64',
              '--log-interval', '10', '--output', pre, '--no-progress'])
     assert r.returncode == 0, r.stderr
     assert 'MLM loss' in r.stdout and 'sentence pairs/sec' in r.stdout
