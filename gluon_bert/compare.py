@@ -165,11 +165,8 @@ def build_classifier(pretrained, train_raw, max_len=128, seed=0, preset='bert.sm
 
 
 def _write_json(path, obj):
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(obj, f, indent=2, sort_keys=True)
-        f.write('\n')
-    os.replace(tmp, path)
+    from .fileio import write_json_atomic
+    write_json_atomic(path, obj)
 
 
 def prepare_job(folder, pretrained, train_raw, test_raw, max_len=128, batch_size=512,

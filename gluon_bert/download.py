@@ -8,7 +8,6 @@ A zip is checked (sha1 for the official zip, then its CRCs) and extracted once,
 through a temporary folder, so a half-extracted folder is never used.
 """
 import collections
-import hashlib
 import os
 import shutil
 import tempfile
@@ -16,6 +15,8 @@ import zipfile
 import zlib
 
 from mxnet.gluon import utils as gluon_utils
+
+from .fileio import file_digest
 
 __all__ = ['Entry', 'DATASETS', 'default_cache_dir', 'get_dataset_dir', 'check_zip']
 
@@ -167,11 +168,7 @@ def check_zip(zip_path, entry=None):
 
 
 def _sha1(path):
-    h = hashlib.sha1()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''):
-            h.update(chunk)
-    return h.hexdigest()
+    return file_digest(path, 'sha1')
 
 
 def _has_files(folder, files):

@@ -1,7 +1,6 @@
 """The two jobs of the chapter, end to end: pretrain BERT on WikiText-2 (or the
 synthetic corpus), then fine-tune it on SNLI (or the synthetic NLI task).  The
 scripts in `scripts/` parse their options and call these functions."""
-import json
 import os
 import time
 
@@ -9,7 +8,7 @@ import mxnet as mx
 from mxnet import init
 
 from . import checkpoint
-from .config import get_config, PRESETS
+from .config import get_config
 from .model import BERTModel, BERTClassifier
 from .training import parse_contexts, plot_curves, prepare_output_dir
 from . import state as _state
@@ -201,8 +200,5 @@ def run_finetuning(output, pretrained='runs/pretrain', dataset='snli', data_dir=
 
 
 def _write_json(path, obj):
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(obj, f, indent=2, sort_keys=True)
-        f.write('\n')
-    os.replace(tmp, path)
+    from .fileio import write_json_atomic
+    write_json_atomic(path, obj)

@@ -21,7 +21,6 @@ MXNet 1.x cannot save the state of its random generator (dropout masks), so the
 training loops reseed it before every step from (seed, step, rank); a resumed
 run then draws the same masks as an uninterrupted one.
 """
-import hashlib
 import json
 import os
 import re
@@ -30,6 +29,8 @@ import sys
 
 import numpy as np
 import mxnet as mx
+
+from .fileio import file_digest
 
 __all__ = ['CHECKPOINT_DIR', 'CheckpointError', 'Checkpointer', 'verify_checkpoint',
            'list_checkpoints', 'rng_state_to_json', 'rng_state_from_json',
@@ -49,11 +50,7 @@ class CheckpointError(ValueError):
 
 
 def _sha256(path):
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            h.update(block)
-    return h.hexdigest()
+    return file_digest(path, 'sha256')
 
 
 def _fsync_file(path):

@@ -124,9 +124,5 @@ def load_tokenizer(folder):
 
 
 def _write_text(path, text):
-    tmp = path + '.tmp'
-    with open(tmp, 'w', encoding='utf-8') as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    from .fileio import write_text_atomic
+    write_text_atomic(path, text)
