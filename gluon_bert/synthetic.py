@@ -28,6 +28,7 @@ SUBJECTS = ['dog', 'cat', 'man', 'woman', 'boy', 'girl', 'horse', 'bird', 'child
 COLOURS = ['red', 'blue', 'green', 'black']
 VERBS = ['runs', 'sits', 'sleeps', 'jumps', 'walks', 'stands']
 PLACES = ['park', 'street', 'house', 'field', 'garden', 'forest']
+SIZES = ['small', 'big', 'young', 'tall']    # `varied` neutral premises: no colour
 
 
 
@@ -40,25 +41,33 @@ def _other(rng, words, excluded):
 
 
 def _premise_text(scene):
-    """`a [colour] subject verb in the place`."""
-    words = ['a'] + ([scene['c']] if scene['c'] else []) + [scene['s'], scene['v'],
-                                                           'in', 'the', scene['pl']]
+    """`a [colour] subject verb in the place [with a companion]`; a `varied`
+    scene names a size where it has no colour."""
+    adjective = scene['c'] or scene.get('size')
+    words = ['a'] + ([adjective] if adjective else []) + [scene['s'], scene['v'],
+                                                         'in', 'the', scene['pl']]
+    if scene.get('comp'):
+        words += ['with', 'a', scene['comp']]
     return ' '.join(words)
 
 
-def _scene(rng):
-    return dict(s=rng.choice(SUBJECTS), v=rng.choice(VERBS), c=rng.choice(COLOURS),
-                pl=rng.choice(PLACES))
+def _scene(rng, varied=False):
+    scene = dict(s=rng.choice(SUBJECTS), v=rng.choice(VERBS), c=rng.choice(COLOURS),
+                 pl=rng.choice(PLACES))
+    if varied:      # lengths that say nothing of the label
+        scene['size'] = rng.choice(SIZES)
+        scene['comp'] = _other(rng, SUBJECTS, scene['s']) if rng.random() < 0.5 else None
+    return scene
 
 
 _CLAIMS = ['the {s} is {c}', 'a {c} {s} {v}', 'the {c} {s} is in the {pl}']
 
 
-def _example(rng, name):
+def _example(rng, name, varied=False):
     """A (premise, hypothesis) pair with the label `name`: the hypothesis states
     the subject's colour; the premise gives that colour (entailment), another one
     (contradiction), or none (neutral)."""
-    scene = _scene(rng)
+    scene = _scene(rng, varied)
     said = dict(scene)
     if name == 'contradiction':
         said['c'] = _other(rng, COLOURS, scene['c'])
@@ -74,15 +83,18 @@ def scene_paragraph(rng):
     return [_premise_text(scene)] + [t.format(**scene) for t in _CLAIMS]
 
 
-def nli_task(num_pairs, seed=0):
+def nli_task(num_pairs, seed=0, varied=False):
     """`num_pairs` (premise, hypothesis, label) examples, classes balanced
-    (they differ in size by at most one), as an SNLIData triple."""
+    (they differ in size by at most one), as an SNLIData triple.  In the plain
+    task a neutral premise is one word shorter than the others; with `varied`
+    it names a size instead of a colour and half the premises add a companion,
+    so pair lengths carry no information about the label."""
     rng = random.Random(seed)
     names = [LABEL_NAMES[i % len(LABEL_NAMES)] for i in range(num_pairs)]
     rng.shuffle(names)
     premises, hypotheses = [], []
     for name in names:
-        premise, hypothesis = _example(rng, name)
+        premise, hypothesis = _example(rng, name, varied)
         premises.append(premise)
         hypotheses.append(hypothesis)
     return SNLIData(premises, hypotheses, [LABELS[name] for name in names])
