@@ -752,7 +752,6 @@ def w_pt_gluon(job, spec, profile=False):
 
 def w_snli_d2l(job, spec):
     """The chapter's SNLIBERTDataset over `snli_pairs` pairs."""
-    import multiprocessing
     from mxnet import npx
     npx.set_np()
     _use_package(light=False)
@@ -944,7 +943,6 @@ def _ms(fn, seconds, sync=lambda: None):
 
 
 def _mxnet_op_times(rng, seconds):
-    import mxnet as mx
     from mxnet import autograd, gluon, nd
     from mxnet.gluon import nn
     H = _LN_SHAPE[-1]
@@ -1321,7 +1319,7 @@ def summarize(R, S, mode, notes, started, load_start, load_end, busy, total_seco
                       finetune_max_len=MAX_LEN, pretrain_max_len=PRETRAIN_MAX_LEN, seed=SEED,
                       mxnet_threads='1 (MXNet 1.9.1 CPU wheel: operators on one thread here)',
                       torch_threads_headline=1, torch_threads_extra=2, inputs=notes),
-        machine=dict(platform=platform.platform(), processor=platform.processor(),
+        machine=dict(platform=platform.platform(), processor=_cpu_model(),
                      machine=platform.machine(), cpu_count=os.cpu_count(),
                      python=platform.python_version()),
         versions=_merged_versions(R),
@@ -1333,6 +1331,17 @@ def summarize(R, S, mode, notes, started, load_start, load_end, busy, total_seco
                      snli_preprocess_seconds_550k=15.0),
     )
     return report
+
+
+def _cpu_model():
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
 
 
 def _merged_versions(R):
@@ -1348,8 +1357,8 @@ def format_report(rep):
     s = rep['settings']
     lines.append('gluon_bert benchmarks (%s), %s' % (s['mode'], rep['date']))
     m = rep['machine']
-    lines.append('machine: %s, %d CPUs; load average at start %s, at end %s'
-                 % (m['platform'], m['cpu_count'], rep['load_average_start'],
+    lines.append('machine: %s, %s, %d CPUs; load average at start %s, at end %s'
+                 % (m['platform'], m['processor'], m['cpu_count'], rep['load_average_start'],
                     rep['load_average_end']))
     v = rep['versions'] or {}
     lines.append('versions: python %s, mxnet %s, numpy %s, gluonnlp %s, d2l %s, torch %s'
@@ -1454,7 +1463,6 @@ def format_report(rep):
     if rep['sgemm_gflops']:
         lines.append('')
         lines.append('sgemm GFLOPS')
-        names = []
         for k, gf in sorted(rep['sgemm_gflops'].items()):
             for op, val in gf.items():
                 lines.append('  %-18s %-58s %8.1f' % (k, op, val))
