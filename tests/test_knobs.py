@@ -21,13 +21,7 @@ TINY = dict(num_hiddens=32, ffn_num_hiddens=32, num_heads=2, num_blks=1, dropout
 SGD = dict(optimizer='sgd', optimizer_params={'learning_rate': 0.1, 'momentum': 0.9})
 
 
-class ArrayNLI:
-    def __init__(self, ds):
-        self.all_token_ids, self.all_segments = ds.all_token_ids, ds.all_segments
-        self.valid_lens, self.labels = ds.valid_lens, ds.labels
-
-    def __len__(self):
-        return len(self.labels)
+from nli_arrays import ArrayNLI  # noqa: E402
 
 
 @pytest.fixture(scope='module')

@@ -143,13 +143,7 @@ def test_killed_finetuning_resumes_to_the_same_parameters(tmp_path, capsys):
 # In-process runs on a tiny task (crash = an exception after some step)
 
 
-class ArrayNLI:
-    def __init__(self, ds):
-        self.all_token_ids, self.all_segments = ds.all_token_ids, ds.all_segments
-        self.valid_lens, self.labels = ds.valid_lens, ds.labels
-
-    def __len__(self):
-        return len(self.labels)
+from nli_arrays import ArrayNLI  # noqa: E402
 
 
 class Crash(Exception):
