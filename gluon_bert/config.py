@@ -19,6 +19,9 @@ class BERTConfig:
     # Options for original-BERT checkpoints; the chapter's model leaves them off.
     activation: str = 'relu'            # 'relu' (chapter) or 'gelu'
     layer_norm_eps: float = 1e-5        # MXNet's LayerNorm default
+    # 'matmul': model.LayerNorm (fast on CPU); 'native': nn.LayerNorm (fused kernel,
+    # preferable on GPU).  Same parameters and outputs either way.
+    layer_norm: str = 'matmul'
     embed_layer_norm: bool = False      # LayerNorm + dropout after the embeddings
     attention_dropout: float = None     # None: same as dropout
     mlm_activation: str = 'relu'        # MaskLM transform activation

@@ -119,6 +119,52 @@ def test_gelu_and_embedding_layernorm_options():
     assert 'encoder.embed_ln.gamma' in net._collect_params_with_prefix()
 
 
+@pytest.mark.parametrize('eps', [1e-5, 1e-12])
+def test_matmul_layer_norm_equals_mxnet_layer_norm(eps):
+    """model.LayerNorm: the same outputs and gradients (input, gamma, beta) as
+    nn.LayerNorm, hybridized, on rows with very different means and scales."""
+    from mxnet import autograd, gluon
+    from gluon_bert.model import LayerNorm
+    rng = np.random.RandomState(0)
+    H = 24
+    x = rng.randn(3, 7, H).astype('f') * rng.uniform(0.01, 50, (3, 7, 1)).astype('f') \
+        + rng.uniform(-20, 20, (3, 7, 1)).astype('f')
+    dy = rng.randn(3, 7, H).astype('f')
+    gamma, beta = rng.randn(H).astype('f'), rng.randn(H).astype('f')
+    results = []
+    for blk in (gluon.nn.LayerNorm(epsilon=eps, in_channels=H), LayerNorm(H, epsilon=eps)):
+        blk.initialize()
+        blk.gamma.set_data(mx.nd.array(gamma))
+        blk.beta.set_data(mx.nd.array(beta))
+        blk.hybridize(static_alloc=True, static_shape=True)
+        X = mx.nd.array(x)
+        X.attach_grad()
+        with autograd.record():
+            y = blk(X)
+        y.backward(mx.nd.array(dy))
+        results.append([y.asnumpy(), X.grad.asnumpy(), blk.gamma.grad().asnumpy(),
+                        blk.beta.grad().asnumpy()])
+    for ref, got, what in zip(*results, ('output', 'input grad', 'gamma grad', 'beta grad')):
+        np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max(),
+                                   err_msg=what)
+    assert sorted(LayerNorm(H)._collect_params_with_prefix()) == ['beta', 'gamma']
+
+
+def test_native_and_matmul_layer_norm_models_agree(tmp_path):
+    """A model saved with one LayerNorm loads into the other and gives the same
+    outputs; an unknown choice is refused."""
+    net = make_model(small_config(embed_layer_norm=True, layer_norm='native'))
+    path = str(tmp_path / 'w.params')
+    net.save_parameters(path)
+    other = BERTModel(small_config(embed_layer_norm=True, layer_norm='matmul'))
+    other.load_parameters(path)
+    args = nd(*inputs())
+    for a, b in zip(net(*args), other(*args)):
+        np.testing.assert_allclose(b.asnumpy(), a.asnumpy(), rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match='layer_norm'):
+        BERTModel(small_config(layer_norm='fused'))
+
+
 def test_checkpoint_round_trip(tmp_path):
     vocab = build_vocab([['a', 'b', 'c'] * 5], min_freq=1)
     tok = WordTokenizer(vocab)
