@@ -469,11 +469,14 @@ def w_ft_gluon(job, spec, profile=False):
     seconds = r2['train_seconds'] - r1['train_seconds']
     examples = len(data)
     # The second epoch's batches, drawn again as finetune draws them.
-    from gluon_bert.finetuning import make_sampler
+    from gluon_bert.training import length_buckets
     from gluon_bert.training import iterate_batches
     rng = np.random.RandomState(SEED)
-    sampler = make_sampler(data, B, bucket, SEED)
-    epochs = [list(iterate_batches(len(data), B, True, rng, sampler)) for _ in range(2)]
+    if bucket:
+        np.random.seed(SEED)
+    epochs = [list(iterate_batches(len(data), B, True, rng,
+                                   length_buckets(data.valid_lens, B, bucket)))
+              for _ in range(2)]
     gflop = _train_gflop(_config(job), _padded(data.valid_lens, epochs[1], 'batch', MAX_LEN))
     out = dict(examples=examples, steps=len(epochs[1]), seconds=seconds,
                matmul_gflop=gflop, matmul_gflops_achieved=gflop / seconds,

@@ -5,7 +5,7 @@ import numpy as np
 import mxnet as mx
 from mxnet import autograd, gluon
 
-from .training import (split_and_load, iterate_batches, padded_length, MetricsLog, Timer, progress_bar as _progress)
+from .training import (split_and_load, iterate_batches, length_buckets, padded_length, MetricsLog, Timer, progress_bar as _progress)
 from . import distributed as _dist, state as _state
 
 __all__ = ['finetune', 'nli_batch', 'predict_logits', 'evaluate_accuracy', 'predict_pair']
@@ -19,17 +19,6 @@ def nli_batch(dataset, idx, bucket_multiple=8):
     L = padded_length(int(valid.max()), dataset.all_token_ids.shape[1], bucket_multiple)
     return (dataset.all_token_ids[idx, :L], dataset.all_segments[idx, :L],
             valid.astype(np.float32), dataset.labels[idx])
-
-
-def make_sampler(dataset, batch_size, bucket, seed, shuffle=True):
-    """None (plain shuffled batches, as the chapter) or GluonNLP's
-    FixedBucketSampler over the pair lengths when `bucket` > 0 buckets."""
-    if not bucket:
-        return None
-    import gluonnlp as nlp
-    np.random.seed(seed)   # FixedBucketSampler shuffles with numpy's global RNG
-    return nlp.data.FixedBucketSampler(dataset.valid_lens.tolist(), batch_size,
-                                       num_buckets=bucket, shuffle=shuffle, ratio=0)
 
 
 def finetune(net, train_set, test_set, ctxs, num_epochs=5, batch_size=512, lr=1e-4,
@@ -63,7 +52,8 @@ def finetune(net, train_set, test_set, ctxs, num_epochs=5, batch_size=512, lr=1e
     if amp:
         _dist.init_amp_trainer(trainer)
     rng = np.random.RandomState(seed)
-    sampler = make_sampler(train_set, batch_size, bucket, seed)
+    if bucket:
+        np.random.seed(seed)          # the length buckets' order (see length_buckets)
     log = MetricsLog(metrics_path, enabled=metrics_path is not None and cluster.is_root)
     ckpt = None if not checkpoint_dir else _state.Checkpointer(
         checkpoint_dir, checkpoint_every, keep_checkpoints, enabled=cluster.is_root)
@@ -81,7 +71,8 @@ def finetune(net, train_set, test_set, ctxs, num_epochs=5, batch_size=512, lr=1e
     _dist.sync_parameters(trainer, cluster)
     for epoch in range(start_epoch, num_epochs):
         epoch_rng = rng.get_state()
-        np_rng = np.random.get_state() if sampler is not None else None
+        np_rng = np.random.get_state() if bucket else None
+        sampler = length_buckets(train_set.valid_lens, batch_size, bucket)
         loss_sum, correct, count, pending = [], [], 0, None
         if carry and done:
             loss_sum = [mx.nd.array([carry['loss']], ctx=ctxs[0])]
@@ -134,7 +125,7 @@ def finetune(net, train_set, test_set, ctxs, num_epochs=5, batch_size=512, lr=1e
                 _state.save_if_finite(ckpt, net, trainer, _state.loop_state(
                     step, epoch, b + 1, epoch_rng, trainer, log.records, seed=seed,
                     batch_size=batch_size, train_seconds=seconds, num_seen=num_seen,
-                    np_random=None if np_rng is None else _state.rng_state_to_json(np_rng),
+                    np_random=None if not bucket else _state.rng_state_to_json(np_rng),
                     partial=dict(loss=float(sums[0]), correct=float(sums[1]),
                                  count=int(sums[2]))), epoch + 1)
         mx.nd.waitall()
@@ -165,7 +156,7 @@ def finetune(net, train_set, test_set, ctxs, num_epochs=5, batch_size=512, lr=1e
             _state.save_if_finite(ckpt, net, trainer, _state.loop_state(
                 step, epoch + 1, 0, rng.get_state(), trainer, log.records, seed=seed,
                 batch_size=batch_size, train_seconds=train_time, num_seen=num_seen,
-                np_random=None if sampler is None else
+                np_random=None if not bucket else
                 _state.rng_state_to_json(np.random.get_state()),
                 partial=dict(loss=0., correct=0., count=0)), epoch + 1)
         done, carry = 0, None

@@ -46,7 +46,7 @@ def run_pretraining(output, dataset='wikitext-2', data_dir=None, preset='d2l.pre
                     seed=0, overwrite=False, log_interval=50, progress=True,
                     synthetic_paragraphs=2000, kvstore='device', checkpoint_every=0,
                     keep_checkpoints=3, resume=False, grad_accum=1, amp=False,
-                    checkpoints=True, **config_overrides):
+                    checkpoints=True, bucket=0, **config_overrides):
     """Pretrain a BERT and save it (with its vocabulary, config, metrics and
     curves) into `output`.  Returns the summary dict.
 
@@ -80,7 +80,7 @@ def run_pretraining(output, dataset='wikitext-2', data_dir=None, preset='d2l.pre
                        log_interval=log_interval, progress=progress, kvstore=cluster,
                        checkpoint_dir=ckpt_dir, checkpoint_every=checkpoint_every,
                        keep_checkpoints=keep_checkpoints, resume=resume,
-                       grad_accum=grad_accum, amp=amp)
+                       grad_accum=grad_accum, amp=amp, bucket=bucket)
     records = summary.pop('records')
     if not cluster.is_root:         # rank 0 writes the outputs
         return summary

@@ -5,7 +5,7 @@ import numpy as np
 import mxnet as mx
 from mxnet import autograd, gluon
 
-from .training import (split_and_load, iterate_batches, padded_length, MetricsLog, Timer, progress_bar as _progress)
+from .training import (split_and_load, iterate_batches, length_buckets, padded_length, MetricsLog, Timer, progress_bar as _progress)
 from . import distributed as _dist, state as _state
 from .model import cls_encoding
 
@@ -80,7 +80,7 @@ def get_batch_loss_bert(net, loss, vocab_size, shards, num_mlm_weights, batch_si
 def pretrain(net, dataset, ctxs, num_steps, batch_size=256, lr=0.01, seed=0,
              metrics_path=None, log_interval=50, progress=True, hybridize=True,
              kvstore='device', optimizer='adam', checkpoint_dir=None, checkpoint_every=0,
-             keep_checkpoints=3, resume=False, grad_accum=1, amp=False):
+             keep_checkpoints=3, resume=False, grad_accum=1, amp=False, bucket=0):
     """Pretrain `net` (an initialized BERTModel) on a WikiTextDataset for
     `num_steps` steps over the devices `ctxs`.  Returns a summary dict with the
     final MLM and NSP losses (mean over the last log interval) and pairs/sec.
@@ -90,7 +90,9 @@ def pretrain(net, dataset, ctxs, num_steps, batch_size=256, lr=0.01, seed=0,
     the end of every pass over the data, at the last step and every
     `checkpoint_every` steps (keeping `keep_checkpoints`); `resume` continues from
     the newest good one.  `grad_accum` K: K micro-batches per step; `amp`: float16
-    mixed precision."""
+    mixed precision.  `bucket` N > 0: batches from N length buckets (GluonNLP's
+    FixedBucketSampler), each padded to its own longest pair, instead of
+    shuffled batches."""
     cluster = _dist.setup_kvstore(kvstore)
     if amp:
         _dist.init_amp(ctxs)
@@ -104,6 +106,8 @@ def pretrain(net, dataset, ctxs, num_steps, batch_size=256, lr=0.01, seed=0,
     if amp:
         _dist.init_amp_trainer(trainer)
     rng = np.random.RandomState(seed)
+    if bucket:
+        np.random.seed(seed)          # the length buckets' order (see length_buckets)
     log = MetricsLog(metrics_path, enabled=metrics_path is not None and cluster.is_root)
     ckpt = None if not checkpoint_dir else _state.Checkpointer(
         checkpoint_dir, checkpoint_every, keep_checkpoints, enabled=cluster.is_root)
@@ -127,7 +131,9 @@ def pretrain(net, dataset, ctxs, num_steps, batch_size=256, lr=0.01, seed=0,
     timer.start()
     while step < num_steps:
         epoch_rng = rng.get_state()
-        batches = list(iterate_batches(len(dataset), batch_size, True, rng))
+        np_rng = np.random.get_state() if bucket else None
+        sampler = length_buckets(dataset.valid_lens, batch_size, bucket)
+        batches = list(iterate_batches(len(dataset), batch_size, True, rng, sampler))
         for b, idx in enumerate(batches):
             if b < done:                   # resumed: these batches are done
                 continue
@@ -180,11 +186,12 @@ def pretrain(net, dataset, ctxs, num_steps, batch_size=256, lr=0.01, seed=0,
                     *[x.reshape((1,)) for w in window for x in w], dim=0).asnumpy()).reshape(-1, 2)
                 seconds = timer.stop()
                 timer.start()
-                after = (epoch + 1, 0, rng.get_state()) if last_of_pass else \
-                    (epoch, b + 1, epoch_rng)
+                after = (epoch + 1, 0, rng.get_state(), np.random.get_state()) \
+                    if last_of_pass else (epoch, b + 1, epoch_rng, np_rng)
                 _state.save_if_finite(ckpt, net, trainer, _state.loop_state(
                     step, after[0], after[1], after[2], trainer, log.records, seed=seed,
                     batch_size=batch_size, train_seconds=seconds, pairs=num_pairs,
+                    np_random=None if not bucket else _state.rng_state_to_json(after[3]),
                     window=[[float(m), float(v)] for m, v in carried]), epoch + 1)
             if step >= num_steps:
                 break

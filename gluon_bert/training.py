@@ -9,7 +9,8 @@ import numpy as np
 import mxnet as mx
 from mxnet import gluon
 
-__all__ = ['parse_contexts', 'split_and_load', 'iterate_batches', 'padded_length',
+__all__ = ['parse_contexts', 'split_and_load', 'iterate_batches', 'length_buckets',
+           'padded_length',
            'MetricsLog', 'plot_curves', 'prepare_output_dir', 'Timer', 'progress_bar']
 
 
@@ -70,6 +71,25 @@ def iterate_batches(num_examples, batch_size, shuffle, rng=None, sampler=None):
     order = rng.permutation(num_examples) if shuffle else np.arange(num_examples)
     for start in range(0, num_examples, batch_size):
         yield order[start:start + batch_size]
+
+
+def length_buckets(lengths, batch_size, num_buckets, seed=None, shuffle=True):
+    """None (plain shuffled batches, as the chapter) or, when `num_buckets` > 0,
+    GluonNLP's FixedBucketSampler over the example lengths: batches of similar
+    length, each padded only to its own longest example.
+
+    The sampler shuffles with numpy's global RNG (seeded here with `seed`, if
+    given), and shuffles its buckets in place, so each pass depends on the
+    previous one.  The training loops therefore build a fresh sampler for every
+    pass: its order is then a function of the RNG state alone, which checkpoints
+    carry, and a resumed run draws the same batches as an uninterrupted one."""
+    if not num_buckets:
+        return None
+    import gluonnlp as nlp
+    if seed is not None:
+        np.random.seed(seed)
+    return nlp.data.FixedBucketSampler([int(n) for n in lengths], batch_size,
+                                       num_buckets=num_buckets, shuffle=shuffle, ratio=0)
 
 
 class Timer:

@@ -22,6 +22,9 @@ def main(argv=None):
     p.add_argument('--batch-size', type=int, default=256, help=BATCH_SIZE_HELP)
     p.add_argument('--max-len', type=int, default=128)
     p.add_argument('--lr', type=float, default=0.01)
+    p.add_argument('--bucket', type=int, default=10,
+                   help='number of length buckets (GluonNLP FixedBucketSampler); batches are '
+                   'padded to their own longest pair; 0: shuffled batches, as the chapter')
     p.add_argument('--ctx', default='cpu', help="devices: cpu, cpu:0,cpu:1, gpu:0,1")
     add_scale_out_arguments(p)
     p.add_argument('--seed', type=int, default=0)
@@ -35,7 +38,8 @@ def main(argv=None):
                     num_steps=a.num_steps, batch_size=a.batch_size, max_len=a.max_len,
                     lr=a.lr, ctx=a.ctx, seed=a.seed, overwrite=a.overwrite,
                     log_interval=a.log_interval, progress=not a.no_progress,
-                    synthetic_paragraphs=a.synthetic_paragraphs, **scale_out_kwargs(a))
+                    synthetic_paragraphs=a.synthetic_paragraphs, bucket=a.bucket,
+                    **scale_out_kwargs(a))
 
 
 if __name__ == '__main__':

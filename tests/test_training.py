@@ -67,10 +67,12 @@ def test_split_never_gives_an_empty_shard():
     assert sum(s[0].shape[0] for s in shards) == 7 and all(s[0].shape[0] > 0 for s in shards)
 
 
-def test_pretraining_lowers_mlm_and_nsp_loss(wiki):
+@pytest.mark.parametrize('bucket', [0, 5])
+def test_pretraining_lowers_mlm_and_nsp_loss(wiki, bucket):
+    """With shuffled batches (the chapter) and with length buckets alike."""
     net = fresh_bert(tiny_config(len(wiki.vocab), dropout=0.1), [mx.cpu()])
     s = pretrain(net, wiki, [mx.cpu()], num_steps=300, batch_size=64, lr=2e-3,
-                 log_interval=50, progress=False)
+                 log_interval=50, progress=False, bucket=bucket)
     first, last = s['records'][0], s['records'][-1]
     assert last['mlm_loss'] < 0.7 * first['mlm_loss'], s['records']
     assert last['nsp_loss'] < 0.9 * first['nsp_loss'], s['records']
@@ -191,3 +193,18 @@ def test_finetuning_learns_the_synthetic_task(bucket):
                  lr=1e-3, bucket=bucket, progress=False)
     assert s['test_acc'] >= 0.9, [(r['train_acc'], r['test_acc']) for r in s['records']]
     assert s['num_train_examples'] == 3000 and s['num_test_examples'] == 600
+
+
+def test_length_buckets_cover_every_example_once_with_less_padding():
+    from gluon_bert.training import iterate_batches, length_buckets
+    lengths = np.random.RandomState(0).randint(5, 129, size=1000)
+    assert length_buckets(lengths, 64, 0, seed=0) is None
+    batches = list(iterate_batches(len(lengths), 64, True, None,
+                                   length_buckets(lengths, 64, 8, seed=0)))
+    assert sorted(np.concatenate(batches).tolist()) == list(range(1000))
+    shuffled = list(iterate_batches(len(lengths), 64, True, np.random.RandomState(0)))
+    padded = lambda bs: sum(len(b) * lengths[b].max() for b in bs)
+    assert padded(batches) < 0.7 * padded(shuffled)
+    again = list(iterate_batches(len(lengths), 64, True, None,
+                                 length_buckets(lengths, 64, 8, seed=0)))
+    assert all((a == b).all() for a, b in zip(batches, again))
