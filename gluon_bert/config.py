@@ -19,9 +19,10 @@ class BERTConfig:
     # Options for original-BERT checkpoints; the chapter's model leaves them off.
     activation: str = 'relu'            # 'relu' (chapter) or 'gelu'
     layer_norm_eps: float = 1e-5        # MXNet's LayerNorm default
-    # 'matmul': model.LayerNorm (fast on CPU); 'native': nn.LayerNorm (fused kernel,
-    # preferable on GPU).  Same parameters and outputs either way.
-    layer_norm: str = 'matmul'
+    # How LayerNorm is computed (same parameters and outputs): 'matmul' (matrix
+    # products; fast on CPUs), 'native' (MXNet's fused operator; for GPUs) or
+    # 'auto' (chosen by the training loops from the devices).
+    layer_norm: str = 'auto'
     embed_layer_norm: bool = False      # LayerNorm + dropout after the embeddings
     attention_dropout: float = None     # None: same as dropout
     mlm_activation: str = 'relu'        # MaskLM transform activation

@@ -7,6 +7,7 @@ from mxnet import autograd, gluon
 
 from .training import (split_and_load, iterate_batches, length_buckets, padded_length, MetricsLog, Timer, progress_bar as _progress)
 from . import distributed as _dist, state as _state
+from .model import select_layer_norm
 
 __all__ = ['finetune', 'nli_batch', 'predict_logits', 'evaluate_accuracy', 'predict_pair']
 
@@ -39,6 +40,7 @@ def finetune(net, train_set, test_set, ctxs, num_epochs=5, batch_size=512, lr=1e
     cluster = _dist.setup_kvstore(kvstore)
     if amp:
         _dist.init_amp(ctxs)
+    select_layer_norm(net, ctxs)
     if hybridize:
         net.hybridize(static_alloc=True, static_shape=True)
     loss = gluon.loss.SoftmaxCrossEntropyLoss()

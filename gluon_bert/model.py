@@ -12,7 +12,7 @@ from mxnet.gluon import nn
 
 from .config import BERTConfig
 
-__all__ = ['LayerNorm', 'layer_norm', 'MultiHeadAttention', 'PositionWiseFFN', 'AddNorm', 'TransformerEncoderBlock',
+__all__ = ['LayerNorm', 'layer_norm', 'select_layer_norm', 'MultiHeadAttention', 'PositionWiseFFN', 'AddNorm', 'TransformerEncoderBlock',
            'BERTEncoder', 'MaskLM', 'NextSentencePred', 'BERTModel', 'BERTClassifier',
            'cls_encoding']
 
@@ -32,23 +32,33 @@ def _rows_times(F, a, w, num_hidden):
 
 
 class LayerNorm(nn.HybridBlock):
-    """Layer normalization over the last axis, the same function and parameters
-    (`gamma`, `beta`) as `nn.LayerNorm`, with every reduction and broadcast along
-    the feature axis written as a matrix product.
+    """Layer normalization over the last axis: the function and parameters
+    (`gamma`, `beta`) of `nn.LayerNorm`, computed one of two ways (`impl`):
 
-    MXNet 1.9's CPU `LayerNorm` backward and its last-axis `sum` run at a small
-    fraction of the GEMM rate; written this way, forward plus backward takes about a
-    fifth of the time (see BENCHMARKS.md).  Select it with
-    `BERTConfig.layer_norm='matmul'` (the default) or `'native'` for `nn.LayerNorm`.
+    * `'matmul'`: every reduction and broadcast along the feature axis written as
+      a matrix product.  MXNet 1.9's CPU `LayerNorm` backward and its last-axis
+      `sum` run at a small fraction of the GEMM rate; this way forward plus
+      backward takes about a quarter of the time on a CPU (see BENCHMARKS.md).
+    * `'native'`: MXNet's fused `LayerNorm` operator, the better choice on GPUs.
+
+    `BERTConfig.layer_norm` picks it; `'auto'` (the default) is `'matmul'` until
+    `select_layer_norm` sees the devices (the training loops call it).
     """
 
-    def __init__(self, units, epsilon=1e-5, **kwargs):
+    def __init__(self, units, epsilon=1e-5, impl='auto', **kwargs):
         super().__init__(**kwargs)
+        if impl not in LAYER_NORM_IMPLS:
+            raise ValueError('layer_norm must be one of %s, not %r'
+                             % (', '.join(LAYER_NORM_IMPLS), impl))
         self._units, self._epsilon = units, epsilon
+        self.auto = impl == 'auto'
+        self.impl = 'matmul' if self.auto else impl
         self.gamma = self.params.get('gamma', shape=(units,), init='ones')
         self.beta = self.params.get('beta', shape=(units,), init='zeros')
 
     def hybrid_forward(self, F, X, gamma, beta):
+        if self.impl == 'native':
+            return F.LayerNorm(X, gamma, beta, axis=-1, eps=self._epsilon)
         h = self._units
         mean_w, spread_w = F.ones((1, h)) / h, F.ones((h, 1))
         xc = X - _rows_times(F, _rows_times(F, X, mean_w, 1), spread_w, h)
@@ -60,16 +70,30 @@ class LayerNorm(nn.HybridBlock):
         return xc * scale + shift
 
     def __repr__(self):
-        return '%s(%d, epsilon=%g)' % (type(self).__name__, self._units, self._epsilon)
+        return '%s(%d, epsilon=%g, impl=%s%s)' % (type(self).__name__, self._units,
+                                                self._epsilon, self.impl,
+                                                ' (auto)' if self.auto else '')
+
+
+LAYER_NORM_IMPLS = ('auto', 'matmul', 'native')
 
 
 def layer_norm(config):
-    """The LayerNorm block `config.layer_norm` selects ('matmul' or 'native')."""
-    if config.layer_norm == 'matmul':
-        return LayerNorm(config.num_hiddens, epsilon=config.layer_norm_eps)
-    if config.layer_norm == 'native':
-        return nn.LayerNorm(epsilon=config.layer_norm_eps, in_channels=config.num_hiddens)
-    raise ValueError("layer_norm must be 'matmul' or 'native', not %r" % config.layer_norm)
+    """The LayerNorm block of `config` (`config.layer_norm`: auto, matmul, native)."""
+    return LayerNorm(config.num_hiddens, epsilon=config.layer_norm_eps, impl=config.layer_norm)
+
+
+def select_layer_norm(net, ctxs):
+    """Resolve the `'auto'` LayerNorms of `net` for the devices `ctxs`: MXNet's
+    fused operator on GPUs, matrix products on CPUs.  Call before `hybridize`
+    (which rebuilds the graph).  Returns the choice."""
+    impl = 'native' if any(c.device_type == 'gpu' for c in ctxs) else 'matmul'
+
+    def visit(block):
+        if isinstance(block, LayerNorm) and block.auto:
+            block.impl = impl
+    net.apply(visit)
+    return impl
 
 
 class MultiHeadAttention(nn.HybridBlock):

@@ -7,7 +7,7 @@ from mxnet import autograd, gluon
 
 from .training import (split_and_load, iterate_batches, length_buckets, padded_length, MetricsLog, Timer, progress_bar as _progress)
 from . import distributed as _dist, state as _state
-from .model import cls_encoding
+from .model import cls_encoding, select_layer_norm
 
 __all__ = ['pretrain', 'get_batch_loss_bert', 'pretrain_batch', 'split_pretrain_batch',
            'flatten_mlm_targets']
@@ -96,6 +96,7 @@ def pretrain(net, dataset, ctxs, num_steps, batch_size=256, lr=0.01, seed=0,
     cluster = _dist.setup_kvstore(kvstore)
     if amp:
         _dist.init_amp(ctxs)
+    select_layer_norm(net, ctxs)
     if hybridize:
         net.hybridize(static_alloc=True, static_shape=True)
     vocab_size = net.config.vocab_size

@@ -28,9 +28,10 @@ def main(argv=None):
     p.add_argument('--head', choices=['hidden', 'mlp'], default=None,
                    help="classifier head: the pretrained tanh 'hidden' + Dense(3) (default) "
                    "or 'mlp': Dense(256, relu) + Dense(3)")
-    p.add_argument('--bucket', type=int, default=10,
-                   help='number of length buckets (GluonNLP FixedBucketSampler); batches are '
-                   'padded to their own longest pair; 0: shuffled batches, as the chapter')
+    p.add_argument('--bucket', type=int, default=0,
+                   help='N > 0: batches from N length buckets (GluonNLP FixedBucketSampler), '
+                   'much faster (see BENCHMARKS.md); 0: shuffled batches, as the chapter. '
+                   'Either way a batch is padded only to its longest pair')
     p.add_argument('--num-workers', type=int, default=None, help='preprocessing processes')
     p.add_argument('--ctx', default='cpu', help="devices: cpu, cpu:0,cpu:1, gpu:0,1")
     add_scale_out_arguments(p)

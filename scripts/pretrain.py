@@ -22,9 +22,10 @@ def main(argv=None):
     p.add_argument('--batch-size', type=int, default=256, help=BATCH_SIZE_HELP)
     p.add_argument('--max-len', type=int, default=128)
     p.add_argument('--lr', type=float, default=0.01)
-    p.add_argument('--bucket', type=int, default=10,
-                   help='number of length buckets (GluonNLP FixedBucketSampler); batches are '
-                   'padded to their own longest pair; 0: shuffled batches, as the chapter')
+    p.add_argument('--bucket', type=int, default=0,
+                   help='N > 0: batches from N length buckets (GluonNLP FixedBucketSampler), '
+                   'much faster (see BENCHMARKS.md); 0: shuffled batches, as the chapter. '
+                   'Either way a batch is padded only to its longest pair')
     p.add_argument('--ctx', default='cpu', help="devices: cpu, cpu:0,cpu:1, gpu:0,1")
     add_scale_out_arguments(p)
     p.add_argument('--seed', type=int, default=0)

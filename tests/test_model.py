@@ -165,6 +165,25 @@ def test_native_and_matmul_layer_norm_models_agree(tmp_path):
         BERTModel(small_config(layer_norm='fused'))
 
 
+def test_auto_layer_norm_follows_the_devices():
+    """'auto' LayerNorms become the fused operator on GPUs, matrix products on
+    CPUs; an explicit choice is kept."""
+    from gluon_bert.model import LayerNorm, select_layer_norm
+
+    def impls(net):
+        found = []
+        net.apply(lambda b: found.append(b.impl) if isinstance(b, LayerNorm) else None)
+        return found
+    net = BERTModel(small_config(embed_layer_norm=True))
+    assert impls(net) == ['matmul'] * 6             # 2 blocks x 2, embeddings, MaskLM
+    assert select_layer_norm(net, [mx.cpu(0), mx.gpu(0)]) == 'native'
+    assert impls(net) == ['native'] * 6
+    assert select_layer_norm(net, [mx.cpu()]) == 'matmul' and set(impls(net)) == {'matmul'}
+    fixed = BERTModel(small_config(layer_norm='matmul'))
+    select_layer_norm(fixed, [mx.gpu(0)])
+    assert set(impls(fixed)) == {'matmul'}
+
+
 def test_checkpoint_round_trip(tmp_path):
     vocab = build_vocab([['a', 'b', 'c'] * 5], min_freq=1)
     tok = WordTokenizer(vocab)

@@ -89,12 +89,13 @@ def max_diff(a, b):
 
 
 def script_args(pretrained, output):
-    # 120 pairs, batch 16: 8 steps per epoch, 24 in all; checkpoints every 3
+    # 120 pairs, batch 16, 10 length buckets (the sampler state is resumed too):
+    # 8 steps per epoch, 24 in all; checkpoints every 3
     # steps and at epoch ends (3, 6, 8, 9, 12, ...).
     return ['--pretrained', pretrained, '--dataset', 'synthetic', '--max-train-examples',
             '120', '--max-test-examples', '30', '--max-len', '32', '--batch-size', '16',
             '--num-epochs', '3', '--lr', '2e-3', '--seed', '7', '--checkpoint-every', '3',
-            '--keep-checkpoints', '2', '--num-workers', '1', '--no-progress',
+            '--keep-checkpoints', '2', '--num-workers', '1', '--no-progress', '--bucket', '10',
             '--output', output]
 
 
