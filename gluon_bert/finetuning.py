@@ -5,9 +5,8 @@ import numpy as np
 import mxnet as mx
 from mxnet import autograd, gluon
 
-from .training import (split_and_load, iterate_batches, length_buckets, padded_length, MetricsLog, Timer, progress_bar as _progress)
+from .training import (split_and_load, prepare_net, iterate_batches, length_buckets, padded_length, MetricsLog, Timer, progress_bar as _progress)
 from . import distributed as _dist, state as _state
-from .model import select_layer_norm
 
 __all__ = ['finetune', 'nli_batch', 'predict_logits', 'evaluate_accuracy', 'predict_pair']
 
@@ -38,13 +37,8 @@ def finetune(net, train_set, test_set, ctxs, num_epochs=5, batch_size=512, lr=1e
     `resume` continues from the newest good one (`gluon_bert.state`).
     `grad_accum` K: K micro-batches per step; `amp`: float16 mixed precision."""
     cluster = _dist.setup_kvstore(kvstore)
-    if amp:
-        _dist.init_amp(ctxs)
-    select_layer_norm(net, ctxs)
-    if hybridize:
-        net.hybridize(static_alloc=True, static_shape=True)
+    prepare_net(net, ctxs, hybridize, amp, grad_accum)
     loss = gluon.loss.SoftmaxCrossEntropyLoss()
-    _dist.enable_grad_accumulation(net.collect_params(), grad_accum)
     if trainer is None:
         params = dict(optimizer_params or {})
         params.setdefault('learning_rate', lr)

@@ -5,9 +5,9 @@ import numpy as np
 import mxnet as mx
 from mxnet import autograd, gluon
 
-from .training import (split_and_load, iterate_batches, length_buckets, padded_length, MetricsLog, Timer, progress_bar as _progress)
+from .training import (split_and_load, prepare_net, iterate_batches, length_buckets, padded_length, MetricsLog, Timer, progress_bar as _progress)
 from . import distributed as _dist, state as _state
-from .model import cls_encoding, select_layer_norm
+from .model import cls_encoding
 
 __all__ = ['pretrain', 'get_batch_loss_bert', 'pretrain_batch', 'split_pretrain_batch',
            'flatten_mlm_targets']
@@ -94,14 +94,9 @@ def pretrain(net, dataset, ctxs, num_steps, batch_size=256, lr=0.01, seed=0,
     FixedBucketSampler), each padded to its own longest pair, instead of
     shuffled batches."""
     cluster = _dist.setup_kvstore(kvstore)
-    if amp:
-        _dist.init_amp(ctxs)
-    select_layer_norm(net, ctxs)
-    if hybridize:
-        net.hybridize(static_alloc=True, static_shape=True)
+    prepare_net(net, ctxs, hybridize, amp, grad_accum)
     vocab_size = net.config.vocab_size
     loss = gluon.loss.SoftmaxCrossEntropyLoss()
-    _dist.enable_grad_accumulation(net.collect_params(), grad_accum)
     trainer = _dist.make_trainer(net.collect_params(), optimizer, {'learning_rate': lr},
                                  cluster)
     if amp:

@@ -9,7 +9,8 @@ import numpy as np
 import mxnet as mx
 from mxnet import gluon
 
-__all__ = ['parse_contexts', 'split_and_load', 'iterate_batches', 'length_buckets',
+__all__ = ['parse_contexts', 'split_and_load', 'prepare_net', 'iterate_batches',
+           'length_buckets',
            'padded_length',
            'MetricsLog', 'plot_curves', 'prepare_output_dir', 'Timer', 'progress_bar']
 
@@ -71,6 +72,20 @@ def iterate_batches(num_examples, batch_size, shuffle, rng=None, sampler=None):
     order = rng.permutation(num_examples) if shuffle else np.arange(num_examples)
     for start in range(0, num_examples, batch_size):
         yield order[start:start + batch_size]
+
+
+def prepare_net(net, ctxs, hybridize=True, amp=False, grad_accum=1):
+    """Ready `net` for a training loop on the devices `ctxs`: float16 mixed
+    precision (`amp`), the LayerNorm kind for the devices, the static graph
+    (`hybridize`) and gradient accumulation over `grad_accum` micro-batches."""
+    from . import distributed as _dist
+    from .model import select_layer_norm
+    if amp:
+        _dist.init_amp(ctxs)
+    select_layer_norm(net, ctxs)
+    if hybridize:
+        net.hybridize(static_alloc=True, static_shape=True)
+    _dist.enable_grad_accumulation(net.collect_params(), grad_accum)
 
 
 def length_buckets(lengths, batch_size, num_buckets, seed=None, shuffle=True):
