@@ -1278,6 +1278,14 @@ def run_all(args):
         job('pt_d2l_mxnet', 'pt_d2l')
         job('pt_gluon_bucket0', 'pt_gluon', bucket=0)
         job('pt_gluon_bucket10', 'pt_gluon', bucket=PT_BUCKETS)
+        # Both cores: MXNet's operators use OMP_NUM_THREADS threads when it is set
+        # (unset, MXNet 1.9.1 takes one thread on this 2-vCPU machine).
+        job('ft_d2l_mxnet_t2', 'ft_d2l', 2)
+        job('ft_gluon_bucket0_t2', 'ft_gluon', 2, bucket=0)
+        job('ft_gluon_bucket10_t2', 'ft_gluon', 2, bucket=10)
+        job('pt_d2l_mxnet_t2', 'pt_d2l', 2)
+        job('pt_gluon_bucket0_t2', 'pt_gluon', 2, bucket=0)
+        job('pt_gluon_bucket10_t2', 'pt_gluon', 2, bucket=PT_BUCKETS)
         job('snli_gluon', 'snli_gluon', snli_pairs=SNLI_TRAIN_PAIRS)
         job('snli_d2l', 'snli_d2l', snli_pairs=S['snli_chapter_pairs'])
         job('wiki_gluon', 'wiki_gluon')
@@ -1309,9 +1317,12 @@ def summarize(R, S, mode, notes, started, load_start, load_end, busy, total_seco
     ft = {k: get(k, 'examples_per_sec') for k in (
         'ft_d2l_mxnet', 'ft_gluon_bucket0', 'ft_gluon_bucket10', 'ft_torch_padded_t1',
         'ft_torch_dynamic_t1', 'ft_torch_bucket10_t1', 'ft_torch_padded_t2',
-        'ft_torch_dynamic_t2', 'ft_torch_bucket10_t2')}
-    pt = {k: get(k, 'pairs_per_sec') for k in ('pt_d2l_mxnet', 'pt_gluon_bucket0',
-                                                 'pt_gluon_bucket10')}
+        'ft_torch_dynamic_t2', 'ft_torch_bucket10_t2', 'ft_d2l_mxnet_t2',
+        'ft_gluon_bucket0_t2', 'ft_gluon_bucket10_t2')}
+    pt = {k: get(k, 'pairs_per_sec') for k in (
+        'pt_d2l_mxnet', 'pt_gluon_bucket0', 'pt_gluon_bucket10', 'pt_d2l_mxnet_t2',
+        'pt_gluon_bucket0_t2', 'pt_gluon_bucket10_t2')}
+    g0_2, g10_2 = ft['ft_gluon_bucket0_t2'], ft['ft_gluon_bucket10_t2']
     g0, g10 = ft['ft_gluon_bucket0'], ft['ft_gluon_bucket10']
     snli_g = get('snli_gluon', 'seconds')
     snli_d = get('snli_d2l', 'seconds')
@@ -1326,17 +1337,26 @@ def summarize(R, S, mode, notes, started, load_start, load_end, busy, total_seco
         finetune_speedup_vs_d2l_mxnet=_ratio(g10, ft['ft_d2l_mxnet']),
         finetune_speedup_vs_pytorch_padded=_ratio(g10, ft['ft_torch_padded_t1']),
         finetune_speedup_vs_pytorch_dynamic=_ratio(g10, ft['ft_torch_bucket10_t1']),
-        finetune_speedup_vs_pytorch_padded_2threads=_ratio(g10, ft['ft_torch_padded_t2']),
-        finetune_speedup_vs_pytorch_dynamic_2threads=_ratio(g10, ft['ft_torch_bucket10_t2']),
+        # Every framework on both cores.
+        finetune_speedup_vs_d2l_mxnet_2threads=_ratio(g10_2, ft['ft_d2l_mxnet_t2']),
+        finetune_speedup_vs_pytorch_padded_2threads=_ratio(g10_2, ft['ft_torch_padded_t2']),
+        finetune_speedup_vs_pytorch_dynamic_2threads=_ratio(g10_2, ft['ft_torch_bucket10_t2']),
+        finetune_bucket0_speedup_vs_d2l_mxnet_2threads=_ratio(g0_2, ft['ft_d2l_mxnet_t2']),
+        finetune_bucket0_speedup_vs_pytorch_padded_2threads=_ratio(
+            g0_2, ft['ft_torch_padded_t2']),
         # gluon_bert's default: shuffled batches as the chapter, padded per batch.
         finetune_bucket0_speedup_vs_d2l_mxnet=_ratio(g0, ft['ft_d2l_mxnet']),
         finetune_bucket0_speedup_vs_pytorch_padded=_ratio(g0, ft['ft_torch_padded_t1']),
         finetune_bucket0_speedup_vs_pytorch_dynamic=_ratio(g0, ft['ft_torch_dynamic_t1']),
         finetune_bucket0_speedup_vs_pytorch_dynamic_2threads=_ratio(
-            g0, ft['ft_torch_dynamic_t2']),
+            g0_2, ft['ft_torch_dynamic_t2']),
         pretrain_speedup_vs_d2l_mxnet=_ratio(pt['pt_gluon_bucket10'], pt['pt_d2l_mxnet']),
         pretrain_bucket0_speedup_vs_d2l_mxnet=_ratio(pt['pt_gluon_bucket0'],
                                                      pt['pt_d2l_mxnet']),
+        pretrain_speedup_vs_d2l_mxnet_2threads=_ratio(pt['pt_gluon_bucket10_t2'],
+                                                      pt['pt_d2l_mxnet_t2']),
+        pretrain_bucket0_speedup_vs_d2l_mxnet_2threads=_ratio(pt['pt_gluon_bucket0_t2'],
+                                                              pt['pt_d2l_mxnet_t2']),
         snli_preprocess_seconds_550k=None if snli_g_550k is None else round(snli_g_550k, 2),
         snli_preprocess_d2l_seconds_550k=None if snli_d_550k is None else round(snli_d_550k, 2),
         snli_preprocess_d2l_extrapolated=bool(snli_d_pairs and snli_d_pairs != SNLI_TRAIN_PAIRS),
@@ -1350,8 +1370,10 @@ def summarize(R, S, mode, notes, started, load_start, load_end, busy, total_seco
         jobs=R,
         settings=dict(S, mode=mode, preset=PRESET, vocab_size=prep['vocab_size'],
                       finetune_max_len=MAX_LEN, pretrain_max_len=PRETRAIN_MAX_LEN, seed=SEED,
-                      mxnet_threads='1 (MXNet 1.9.1 CPU wheel: operators on one thread here)',
-                      torch_threads_headline=1, torch_threads_extra=2, inputs=notes),
+                      threads_headline=1, threads_extra=2,
+                      threads_note='OMP_NUM_THREADS (and MXNET_OMP_MAX_THREADS, '
+                      'OPENBLAS_NUM_THREADS, MKL_NUM_THREADS) set to the job\'s thread count; '
+                      'torch.set_num_threads likewise', inputs=notes),
         machine=dict(platform=platform.platform(), processor=_cpu_model(),
                      machine=platform.machine(), cpu_count=os.cpu_count(),
                      python=platform.python_version()),
@@ -1412,20 +1434,25 @@ def format_report(rep):
         'peak MiB', 'gluon x')
     lines.append(head)
     lines.append('-' * len(head))
-    g0 = J.get('ft_gluon_bucket10', {}).get('examples_per_sec')
     rows = [('ft_d2l_mxnet', "(a) chapter's MXNet code, padded to 128"),
             ('ft_gluon_bucket10', '(b) gluon_bert finetune, --bucket 10'),
             ('ft_gluon_bucket0', '(b) gluon_bert finetune, default (bucket 0)'),
             ('ft_torch_padded_t1', '(c) PyTorch twin, padded to 128, 1 thread'),
             ('ft_torch_bucket10_t1', '(d) PyTorch twin, (b) bucket=10 batches, 1 thr'),
             ('ft_torch_dynamic_t1', '(d) PyTorch twin, (b) bucket=0 batches, 1 thr'),
-            ('ft_torch_padded_t2', '    PyTorch twin, padded to 128, 2 threads'),
-            ('ft_torch_bucket10_t2', '    PyTorch twin, bucket=10 batches, 2 thr'),
-            ('ft_torch_dynamic_t2', '    PyTorch twin, bucket=0 batches, 2 thr')]
+            ('ft_d2l_mxnet_t2', "(a) chapter's MXNet code, 2 threads"),
+            ('ft_gluon_bucket10_t2', '(b) gluon_bert, --bucket 10, 2 threads'),
+            ('ft_gluon_bucket0_t2', '(b) gluon_bert, default, 2 threads'),
+            ('ft_torch_padded_t2', '(c) PyTorch twin, padded to 128, 2 threads'),
+            ('ft_torch_bucket10_t2', '(d) PyTorch twin, bucket=10 batches, 2 thr'),
+            ('ft_torch_dynamic_t2', '(d) PyTorch twin, bucket=0 batches, 2 thr')]
     for key, label in rows:
         r = J.get(key)
         if not r:
             continue
+        # "gluon x": gluon_bert --bucket 10 on as many threads, over this row.
+        g0 = J.get('ft_gluon_bucket10' + ('_t2' if key.endswith('_t2') else ''),
+                   {}).get('examples_per_sec')
         lines.append('%-46s %9.1f %7.1f %7.1f %7.1f %8.1f %9.0f %8s' % (
             label, r['examples_per_sec'], r['seconds'], r['cpu_seconds'],
             r.get('mean_padded_len', MAX_LEN), r['matmul_gflops_achieved'], r['peak_rss_mib'],
@@ -1438,7 +1465,10 @@ def format_report(rep):
     lines.append('-' * len(head))
     for key, label in (('pt_d2l_mxnet', "d2l _get_batch_loss_bert, padded to 64"),
                        ('pt_gluon_bucket10', 'gluon_bert pretrain, --bucket 10'),
-                       ('pt_gluon_bucket0', 'gluon_bert pretrain, default (bucket 0)')):
+                       ('pt_gluon_bucket0', 'gluon_bert pretrain, default (bucket 0)'),
+                       ('pt_d2l_mxnet_t2', 'd2l, 2 threads'),
+                       ('pt_gluon_bucket10_t2', 'gluon_bert, --bucket 10, 2 threads'),
+                       ('pt_gluon_bucket0_t2', 'gluon_bert, default, 2 threads')):
         r = J.get(key)
         if r:
             lines.append('%-46s %9.1f %7.1f %7d %7.1f %8.1f %9.0f' % (
@@ -1482,6 +1512,20 @@ def format_report(rep):
          rep['finetune_bucket0_speedup_vs_pytorch_dynamic'], t['finetune_vs_pytorch_dynamic']),
         ('pretraining vs chapter MXNet', rep['pretrain_speedup_vs_d2l_mxnet'],
          rep['pretrain_bucket0_speedup_vs_d2l_mxnet'], t['pretrain_vs_d2l_mxnet']),
+        ('2 threads: fine-tuning vs chapter MXNet',
+         rep['finetune_speedup_vs_d2l_mxnet_2threads'],
+         rep['finetune_bucket0_speedup_vs_d2l_mxnet_2threads'], t['finetune_vs_d2l_mxnet']),
+        ('2 threads: fine-tuning vs PyTorch padded',
+         rep['finetune_speedup_vs_pytorch_padded_2threads'],
+         rep['finetune_bucket0_speedup_vs_pytorch_padded_2threads'],
+         t['finetune_vs_pytorch_padded']),
+        ('2 threads: fine-tuning vs PyTorch, same batches',
+         rep['finetune_speedup_vs_pytorch_dynamic_2threads'],
+         rep['finetune_bucket0_speedup_vs_pytorch_dynamic_2threads'],
+         t['finetune_vs_pytorch_dynamic']),
+        ('2 threads: pretraining vs chapter MXNet',
+         rep['pretrain_speedup_vs_d2l_mxnet_2threads'],
+         rep['pretrain_bucket0_speedup_vs_d2l_mxnet_2threads'], t['pretrain_vs_d2l_mxnet']),
     ]
     head = '%-46s %10s %10s %8s' % ('ratio', 'bucket 10', 'default', 'target')
     lines.append(head)

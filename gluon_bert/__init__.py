@@ -1,6 +1,19 @@
 """gluon_bert: the "Natural Language Inference: Fine-Tuning BERT" chapter in
-MXNet/Gluon — pretrain a small BERT on WikiText-2, fine-tune it on SNLI."""
-from .config import BERTConfig, PRESETS, get_config
+MXNet/Gluon — pretrain a small BERT on WikiText-2, fine-tune it on SNLI.
+
+Importing gluon_bert before MXNet sets `OMP_NUM_THREADS` to the number of usable
+CPUs when it is not set: left to itself, MXNet 1.9.1's CPU wheel may use fewer
+(one of two on the 2-vCPU machine of BENCHMARKS.md).  Set `OMP_NUM_THREADS` to
+choose.
+"""
+import os
+import sys
+
+if 'mxnet' not in sys.modules and not os.environ.get('OMP_NUM_THREADS'):
+    os.environ['OMP_NUM_THREADS'] = str(len(os.sched_getaffinity(0))
+                                        if hasattr(os, 'sched_getaffinity') else os.cpu_count())
+
+from .config import BERTConfig, PRESETS, get_config  # noqa: E402
 from .model import (BERTEncoder, MaskLM, NextSentencePred, BERTModel, BERTClassifier)
 from .text import WordTokenizer, build_vocab, tokenize
 from .checkpoint import (Pretrained, load_pretrained, save_pretrained, load_classifier,

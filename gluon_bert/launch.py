@@ -148,6 +148,10 @@ def _pump(node, out, lock):
     node.proc.stdout.close()
 
 
+def _usable_cpus():
+    return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
+
+
 class _Job:
     def __init__(self, command, num_workers, num_servers, host, port, env, out):
         self.out, self.lock, self.nodes = out, threading.Lock(), []
@@ -156,6 +160,8 @@ class _Job:
                     DMLC_NUM_SERVER=str(num_servers), DMLC_NUM_WORKER=str(num_workers),
                     DMLC_JOB_CLUSTER='local', PYTHONUNBUFFERED='1')
         base.setdefault('DMLC_NODE_HOST', host)
+        if not base.get('OMP_NUM_THREADS'):   # the workers share this machine's cores
+            base['OMP_NUM_THREADS'] = str(max(1, _usable_cpus() // max(1, num_workers)))
         self.port = int(base['DMLC_PS_ROOT_PORT'])
         node_argv = [sys.executable, '-c', NODE_CODE]
         plan = [('scheduler', 0, node_argv)]

@@ -208,3 +208,20 @@ def test_length_buckets_cover_every_example_once_with_less_padding():
     again = list(iterate_batches(len(lengths), 64, True, None,
                                  length_buckets(lengths, 64, 8, seed=0)))
     assert all((a == b).all() for a, b in zip(batches, again))
+
+
+def test_importing_gluon_bert_first_uses_every_usable_cpu_unless_told():
+    import os
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = 'import gluon_bert, os; print(os.environ["OMP_NUM_THREADS"])'
+    env = {k: v for k, v in os.environ.items() if k != 'OMP_NUM_THREADS'}
+    env['PYTHONPATH'] = root
+    out = subprocess.run([sys.executable, '-c', code], env=env, check=True,
+                         stdout=subprocess.PIPE).stdout.decode().strip()
+    assert out == str(len(os.sched_getaffinity(0)))
+    env['OMP_NUM_THREADS'] = '1'
+    out = subprocess.run([sys.executable, '-c', code], env=env, check=True,
+                         stdout=subprocess.PIPE).stdout.decode().strip()
+    assert out == '1'
