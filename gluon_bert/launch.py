@@ -79,6 +79,14 @@ import sys
 import threading
 import time
 
+try:
+    from gluon_bert import _usable_cpus, _omp_threads_defaulted
+except ImportError:    # run as a file without the package: os.environ is the user's
+    _omp_threads_defaulted = False
+
+    def _usable_cpus():
+        return os.cpu_count()
+
 __all__ = ['launch', 'free_port', 'main']
 
 # The scheduler and the servers: importing mxnet with DMLC_ROLE=server/scheduler
@@ -148,10 +156,6 @@ def _pump(node, out, lock):
     node.proc.stdout.close()
 
 
-def _usable_cpus():
-    return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
-
-
 class _Job:
     def __init__(self, command, num_workers, num_servers, host, port, env, out):
         self.out, self.lock, self.nodes = out, threading.Lock(), []
@@ -160,7 +164,8 @@ class _Job:
                     DMLC_NUM_SERVER=str(num_servers), DMLC_NUM_WORKER=str(num_workers),
                     DMLC_JOB_CLUSTER='local', PYTHONUNBUFFERED='1')
         base.setdefault('DMLC_NODE_HOST', host)
-        if not base.get('OMP_NUM_THREADS'):   # the workers share this machine's cores
+        if not base.get('OMP_NUM_THREADS') or (env is None and _omp_threads_defaulted):
+            # Unless told otherwise, the workers share this machine's cores.
             base['OMP_NUM_THREADS'] = str(max(1, _usable_cpus() // max(1, num_workers)))
         self.port = int(base['DMLC_PS_ROOT_PORT'])
         node_argv = [sys.executable, '-c', NODE_CODE]

@@ -12,7 +12,8 @@ from mxnet.gluon import nn
 
 from .config import BERTConfig
 
-__all__ = ['LayerNorm', 'layer_norm', 'select_layer_norm', 'MultiHeadAttention', 'PositionWiseFFN', 'AddNorm', 'TransformerEncoderBlock',
+__all__ = ['LayerNorm', 'layer_norm', 'select_layer_norm', 'MultiHeadAttention',
+           'PositionWiseFFN', 'AddNorm', 'TransformerEncoderBlock',
            'BERTEncoder', 'MaskLM', 'NextSentencePred', 'BERTModel', 'BERTClassifier',
            'cls_encoding']
 
