@@ -17,7 +17,7 @@ WikiText-2 word vocabulary (min_freq 5), as after the chapter's pretraining.
    (b) gluon_bert: `finetuning.finetune` as `pipeline.run_finetuning` calls it
        (hybridized, the trainer of `optim.make_trainer`), with per-batch padding
        (`bucket=0`, the default) and with 10 length buckets (`--bucket 10`);
-   (c) the PyTorch twin (`gluon_bert.torch_twin`) padded to 128 as the chapter's
+   (c) the PyTorch twin (`gluon_bert.compare.torch_twin`) padded to 128 as the chapter's
        PyTorch code, and (d) the twin on exactly the batches of (b), once with
        each setting.
    Every job sees the same training pairs.  The fixed-shape jobs (a, c) warm up on
@@ -133,7 +133,7 @@ def _use_package(light):
 
 def _snli_triple(path):
     """(premises, hypotheses, labels) of an SNLI file (gluon_bert's reader)."""
-    from gluon_bert.snli import read_snli_file
+    from gluon_bert.data.snli import read_snli_file
     d = read_snli_file(path)
     return list(d.premises), list(d.hypotheses), list(d.labels)
 
@@ -306,9 +306,9 @@ def w_prep(job, spec):
     """The shared data: WikiText-2 vocabulary and pretraining examples (gluon_bert's
     WikiTextDataset, max_len 64), and the fine-tuning pairs encoded to 128."""
     import numpy as np
-    from gluon_bert.snli import SNLIBERTDataset
-    from gluon_bert.text import WordTokenizer
-    from gluon_bert.wikitext import read_wiki, WikiTextDataset
+    from gluon_bert.data.snli import SNLIBERTDataset
+    from gluon_bert.text.vocab import WordTokenizer
+    from gluon_bert.data.wikitext import read_wiki, WikiTextDataset
     wiki = WikiTextDataset(read_wiki(spec['wikitext_dir'], seed=SEED),
                            max_len=PRETRAIN_MAX_LEN, seed=SEED)
     idx_to_token = list(wiki.vocab.idx_to_token)
@@ -330,7 +330,7 @@ def w_prep(job, spec):
     np.savez(os.path.join(job, 'finetune.npz'), all_token_ids=ds.all_token_ids,
              all_segments=ds.all_segments, valid_lens=ds.valid_lens, labels=ds.labels)
     # The batches finetune(bucket=FT_BUCKETS) trains on, for the PyTorch twin.
-    from gluon_bert.training import length_buckets
+    from gluon_bert.data.batching import length_buckets
     np.random.seed(SEED)
     np.savez(os.path.join(job, 'bucket_batches.npz'), **{
         'e%d_%04d' % (e, b): np.asarray(idx) for e in range(2) for b, idx in
@@ -350,14 +350,14 @@ def w_prep(job, spec):
 def _load_finetune_arrays(job):
     import numpy as np
     _use_package(light=True)
-    from gluon_bert.compare import NLIArrays
+    from gluon_bert.compare.harness import NLIArrays
     with np.load(os.path.join(job, 'finetune.npz')) as d:
         return NLIArrays(d['all_token_ids'], d['all_segments'], d['valid_lens'], d['labels'])
 
 
 def _config(job, kind='bert'):
     _use_package(light=True)
-    from gluon_bert.config import get_config
+    from gluon_bert.model.config import get_config
     vocab_size = len(_read_json(os.path.join(job, 'vocab.json')))
     return get_config(PRESET, vocab_size)
 
@@ -439,9 +439,9 @@ def w_ft_gluon(job, spec, profile=False):
     import mxnet as mx
     from mxnet import init
     _use_package(light=False)
-    from gluon_bert.finetuning import finetune
-    from gluon_bert.model import BERTModel, BERTClassifier
-    from gluon_bert.optim import make_trainer, num_training_steps
+    from gluon_bert.train.finetune import finetune
+    from gluon_bert.model.bert import BERTModel, BERTClassifier
+    from gluon_bert.train.optim import make_trainer, num_training_steps
     mx.random.seed(SEED)
     np.random.seed(SEED)
     data = _load_finetune_arrays(job)
@@ -477,8 +477,8 @@ def w_ft_gluon(job, spec, profile=False):
     seconds = r2['train_seconds'] - r1['train_seconds']
     examples = len(data)
     # The second epoch's batches, drawn again as finetune draws them.
-    from gluon_bert.training import length_buckets
-    from gluon_bert.training import iterate_batches
+    from gluon_bert.data.batching import length_buckets
+    from gluon_bert.data.batching import iterate_batches
     rng = np.random.RandomState(SEED)
     if bucket:
         np.random.seed(SEED)
@@ -561,8 +561,8 @@ def w_ft_torch(job, spec, profile=False):
     import numpy as np
     _use_package(light=True)
     import torch
-    from gluon_bert import torch_twin
-    from gluon_bert.compare import epoch_orders, batches_of, batch_arrays
+    from gluon_bert.compare import torch_twin
+    from gluon_bert.compare.harness import epoch_orders, batches_of, batch_arrays
     threads, pad = spec['threads'], spec['pad']
     torch.set_num_threads(threads)
     torch.manual_seed(SEED)
@@ -723,9 +723,9 @@ def w_pt_gluon(job, spec, profile=False):
     import mxnet as mx
     from mxnet import init
     _use_package(light=False)
-    from gluon_bert.model import BERTModel
-    from gluon_bert.pretraining import pretrain
-    from gluon_bert.training import iterate_batches, length_buckets, padded_length
+    from gluon_bert.model.bert import BERTModel
+    from gluon_bert.train.pretrain import pretrain
+    from gluon_bert.data.batching import iterate_batches, length_buckets, padded_length
     mx.random.seed(SEED)
     np.random.seed(SEED)
     ex = _pretrain_arrays(job)
@@ -815,8 +815,8 @@ def w_snli_gluon(job, spec):
     """gluon_bert's SNLIBERTDataset over `snli_pairs` pairs (its default workers)."""
     import numpy as np
     _use_package(light=False)
-    from gluon_bert.snli import SNLIBERTDataset
-    from gluon_bert.text import WordTokenizer
+    from gluon_bert.data.snli import SNLIBERTDataset
+    from gluon_bert.text.vocab import WordTokenizer
     import gluonnlp as nlp
     with open(os.path.join(job, 'vocab.gluonnlp.json')) as f:
         vocab = nlp.Vocab.from_json(f.read())
@@ -851,7 +851,7 @@ def w_wiki_d2l(job, spec):
 def w_wiki_gluon(job, spec):
     """gluon_bert's `read_wiki` + `WikiTextDataset` (max_len 64)."""
     _use_package(light=False)
-    from gluon_bert.wikitext import read_wiki, WikiTextDataset
+    from gluon_bert.data.wikitext import read_wiki, WikiTextDataset
     load = _loadavg()
     clock = _Clock()
     paragraphs = read_wiki(spec['wikitext_dir'], seed=SEED)
@@ -1206,9 +1206,9 @@ def _prepare_inputs(args, work):
             notes['wikitext'] = os.path.relpath(xz, ROOT)
         else:
             _use_package(light=True)
-            from gluon_bert.synthetic import write_wikitext
+            from gluon_bert.data.synthetic import write_wikitext
             write_wikitext(wiki_dir, num_paragraphs=8000, seed=SEED)
-            notes['wikitext'] = ('SYNTHETIC corpus (gluon_bert.synthetic.write_wikitext; %s '
+            notes['wikitext'] = ('SYNTHETIC corpus (gluon_bert.data.synthetic.write_wikitext; %s '
                                  'not found)' % DEFAULT_WIKI_XZ)
     return snli_tsv, wiki_dir, notes
 

@@ -21,11 +21,11 @@ _omp_threads_defaulted = 'mxnet' not in sys.modules and not os.environ.get('OMP_
 if _omp_threads_defaulted:
     os.environ['OMP_NUM_THREADS'] = str(_usable_cpus())
 
-from .config import BERTConfig, PRESETS, get_config  # noqa: E402
-from .model import (BERTEncoder, MaskLM, NextSentencePred, BERTModel, BERTClassifier)
-from .text import WordTokenizer, build_vocab, tokenize
-from .checkpoint import (Pretrained, load_pretrained, save_pretrained, load_classifier,
-                         save_classifier)
+from gluon_bert.model.config import BERTConfig, PRESETS, get_config  # noqa: E402
+from gluon_bert.model.bert import (BERTEncoder, MaskLM, NextSentencePred, BERTModel, BERTClassifier)
+from gluon_bert.text.vocab import WordTokenizer, build_vocab, tokenize
+from gluon_bert.model.folders import Pretrained, save_pretrained, load_classifier, save_classifier
+from gluon_bert.pretrained import load_pretrained
 
 __version__ = '0.1.0'
 

@@ -2,7 +2,7 @@
 test accuracy, final train loss, training speed and peak memory.
 
 Both start from the same weights (the Gluon classifier copied into the PyTorch
-twin of gluon_bert.torch_twin), see the same batches in the same order and use
+twin of gluon_bert.compare.torch_twin), see the same batches in the same order and use
 the same hyperparameters; each framework runs in its own process.
 
     python scripts/compare_pytorch.py --pretrained runs/pretrain
@@ -16,7 +16,7 @@ import os
 import sys
 
 import _path  # noqa: F401
-from gluon_bert import compare
+from gluon_bert.compare import harness as compare
 
 
 def parse_args(argv=None):
@@ -72,7 +72,7 @@ def _take(data, n):
 
 def main(argv=None):
     a = parse_args(argv)
-    from gluon_bert.pipeline import load_nli_data
+    from gluon_bert.train.jobs import load_nli_data
     train_raw, test_raw = load_nli_data(a.dataset, a.data_dir, a.train_file, a.test_file,
                                         a.seed, tuple(a.synthetic_pairs))
     train_raw = _take(train_raw, a.max_train_examples)

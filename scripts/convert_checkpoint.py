@@ -10,7 +10,7 @@ import argparse
 import os
 
 import _path  # noqa: F401
-from gluon_bert import checkpoint
+from gluon_bert.model import folders as checkpoint
 
 
 def main(argv=None):

@@ -7,8 +7,8 @@
 import argparse
 
 import _path  # noqa: F401
-from gluon_bert.pipeline import run_finetuning
-from gluon_bert.distributed import add_scale_out_arguments, scale_out_kwargs, BATCH_SIZE_HELP
+from gluon_bert.train.jobs import run_finetuning
+from gluon_bert.train.devices import add_scale_out_arguments, scale_out_kwargs, BATCH_SIZE_HELP
 
 
 def main(argv=None):

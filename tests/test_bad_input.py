@@ -25,11 +25,11 @@ LONG = ' '.join(['the brown dog runs in the park with a small boy'] * 8)
 
 def tiny_pretrained(folder):
     import mxnet as mx
-    from gluon_bert import checkpoint
-    from gluon_bert.config import BERTConfig
-    from gluon_bert.model import BERTModel
-    from gluon_bert.synthetic import nli_task
-    from gluon_bert.text import WordTokenizer, build_vocab, tokenize
+    from gluon_bert.model import folders as checkpoint
+    from gluon_bert.model.config import BERTConfig
+    from gluon_bert.model.bert import BERTModel
+    from gluon_bert.data.synthetic import nli_task
+    from gluon_bert.text.vocab import WordTokenizer, build_vocab, tokenize
     data = nli_task(300, seed=0)
     vocab = build_vocab(tokenize(list(data.premises) + list(data.hypotheses)), min_freq=1)
     bert = BERTModel(BERTConfig(vocab_size=len(vocab), dropout=0.1, max_len=32, **TINY))
@@ -45,7 +45,7 @@ FINETUNE = dict(dataset='synthetic', max_train_examples=48, max_test_examples=16
 
 @pytest.fixture(scope='module')
 def runs(tmp_path_factory):
-    from gluon_bert.pipeline import run_finetuning
+    from gluon_bert.train.jobs import run_finetuning
     base = tmp_path_factory.mktemp('runs')
     pretrained = tiny_pretrained(str(base / 'pre'))
     finetuned = str(base / 'finetune')
@@ -58,7 +58,7 @@ def runs(tmp_path_factory):
 
 
 def test_finished_pretraining_is_refused_unless_overwrite(tmp_path):
-    from gluon_bert.pipeline import run_pretraining
+    from gluon_bert.train.jobs import run_pretraining
     out = str(tmp_path / 'pre')
     args = dict(dataset='synthetic', synthetic_paragraphs=30, num_steps=2, batch_size=8,
                 max_len=32, log_interval=1, progress=False, **TINY)
@@ -74,7 +74,7 @@ def test_finished_pretraining_is_refused_unless_overwrite(tmp_path):
 
 
 def test_finished_finetuning_is_refused_unless_overwrite(runs, tmp_path):
-    from gluon_bert.pipeline import run_finetuning
+    from gluon_bert.train.jobs import run_finetuning
     pretrained, _ = runs
     out = str(tmp_path / 'ft')
     run_finetuning(out, pretrained=pretrained, **FINETUNE)
@@ -89,8 +89,8 @@ def test_finished_finetuning_is_refused_unless_overwrite(runs, tmp_path):
 
 
 def test_unfinished_run_with_checkpoints_needs_resume_or_overwrite(runs, tmp_path):
-    from gluon_bert.pipeline import run_finetuning
-    from gluon_bert import state
+    from gluon_bert.train.jobs import run_finetuning
+    from gluon_bert.train import checkpoint as state
     pretrained, _ = runs
     out = str(tmp_path / 'ft')
     run_finetuning(out, pretrained=pretrained, **FINETUNE)
@@ -118,8 +118,8 @@ def test_long_pair_is_truncated_with_a_note(runs, capsys):
 
 
 def test_predict_pair_truncates_and_caps_max_len_at_the_model(runs):
-    from gluon_bert.checkpoint import load_classifier
-    from gluon_bert.finetuning import predict_pair
+    from gluon_bert.model.folders import load_classifier
+    from gluon_bert.train.finetune import predict_pair
     _, finetuned = runs
     net, tokenizer = load_classifier(finetuned)
     label, probs, truncated = predict_pair(net, tokenizer, LONG, 'a dog', max_len=16)
@@ -158,7 +158,7 @@ def write(path, data):
      2, 'invalid JSON'),
 ])
 def test_broken_snli_file_names_file_and_line(runs, tmp_path, name, content, line, what):
-    from gluon_bert.pipeline import run_finetuning
+    from gluon_bert.train.jobs import run_finetuning
     pretrained, _ = runs
     bad = write(tmp_path / name, content)
     good = write(tmp_path / 'good.tsv', GOOD)

@@ -50,11 +50,11 @@ class ArrayNLI:
 def build(folder):
     """The tiny synthetic task and a tiny classifier's initial parameters."""
     import mxnet as mx
-    from gluon_bert.config import BERTConfig
-    from gluon_bert.model import BERTModel, BERTClassifier
-    from gluon_bert.snli import SNLIBERTDataset
-    from gluon_bert.synthetic import nli_task
-    from gluon_bert.text import WordTokenizer, build_vocab, tokenize
+    from gluon_bert.model.config import BERTConfig
+    from gluon_bert.model.bert import BERTModel, BERTClassifier
+    from gluon_bert.data.snli import SNLIBERTDataset
+    from gluon_bert.data.synthetic import nli_task
+    from gluon_bert.text.vocab import WordTokenizer, build_vocab, tokenize
     data = nli_task(NUM_PAIRS, seed=SEED)
     vocab = build_vocab(tokenize(list(data.premises) + list(data.hypotheses)), min_freq=1)
     ds = SNLIBERTDataset(data, CONFIG['max_len'], tokenizer=WordTokenizer(vocab))
@@ -72,10 +72,10 @@ def train(folder, kvstore, name, kill_after=0):
     """Fine-tune from `folder`'s initial parameters; write this worker's final
     parameters and summary as NAME.rankR.{params,json}."""
     import mxnet as mx
-    from gluon_bert import distributed
-    from gluon_bert.config import BERTConfig
-    from gluon_bert.finetuning import finetune
-    from gluon_bert.model import BERTModel, BERTClassifier
+    from gluon_bert.train import devices as distributed
+    from gluon_bert.model.config import BERTConfig
+    from gluon_bert.train.finetune import finetune
+    from gluon_bert.model.bert import BERTModel, BERTClassifier
     cluster = distributed.setup_kvstore(kvstore)
     net = BERTClassifier(BERTModel(BERTConfig.load(os.path.join(folder, 'config.json'))))
     net.load_parameters(os.path.join(folder, 'init.params'), ctx=mx.cpu())
@@ -159,7 +159,7 @@ def test_two_workers_match_one_worker_on_the_whole_batch(task):
     assert dist['num_workers'] == 2
     assert dist['train_loss'] == pytest.approx(reference['train_loss'], rel=1e-3)
     assert dist['train_acc'] == pytest.approx(reference['train_acc'], abs=1e-6)
-    from gluon_bert import state
+    from gluon_bert.train import checkpoint as state
     steps = [s for s, _ in state.list_checkpoints(str(task / 'ck-dist'))]
     assert steps == [21, 18, 15]            # written once, by rank 0
     ck = load_params(os.path.join(str(task / 'ck-dist'), 'step-00000021', 'params'))

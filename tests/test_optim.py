@@ -8,10 +8,10 @@ import mxnet as mx
 import pytest
 from mxnet import autograd, gluon
 
-from gluon_bert import checkpoint
-from gluon_bert.config import BERTConfig
-from gluon_bert.model import BERTModel, BERTClassifier
-from gluon_bert.optim import (make_trainer, WarmupLinearScheduler, num_training_steps, freeze,
+from gluon_bert.model import folders as checkpoint
+from gluon_bert.model.config import BERTConfig
+from gluon_bert.model.bert import BERTModel, BERTClassifier
+from gluon_bert.train.optim import (make_trainer, WarmupLinearScheduler, num_training_steps, freeze,
                               no_decay)
 
 
@@ -173,9 +173,9 @@ def test_frozen_parameters_unchanged():
 
 def test_finetuning_options_end_to_end(tmp_path):
     """`run_finetuning` with every option, starting from a saved WordPiece model."""
-    from gluon_bert.pipeline import run_finetuning
-    from gluon_bert.synthetic import nli_task
-    from gluon_bert.wordpiece import WordPieceTokenizer
+    from gluon_bert.train.jobs import run_finetuning
+    from gluon_bert.data.synthetic import nli_task
+    from gluon_bert.text.wordpiece import WordPieceTokenizer
     premises, hypotheses, _ = nli_task(96, seed=0)
     words = sorted({w for s in premises + hypotheses for w in s.lower().split()})
     tokenizer = WordPieceTokenizer(['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'] + words)

@@ -60,11 +60,11 @@ def kill_after(num_steps):
 def tiny_pretrained(folder):
     """A tiny 'pretrained' BERT whose vocabulary covers the synthetic task."""
     import mxnet as mx
-    from gluon_bert import checkpoint
-    from gluon_bert.config import BERTConfig
-    from gluon_bert.model import BERTModel
-    from gluon_bert.synthetic import nli_task
-    from gluon_bert.text import WordTokenizer, build_vocab, tokenize
+    from gluon_bert.model import folders as checkpoint
+    from gluon_bert.model.config import BERTConfig
+    from gluon_bert.model.bert import BERTModel
+    from gluon_bert.data.synthetic import nli_task
+    from gluon_bert.text.vocab import WordTokenizer, build_vocab, tokenize
     data = nli_task(300, seed=0)
     vocab = build_vocab(tokenize(list(data.premises) + list(data.hypotheses)), min_freq=1)
     bert = BERTModel(BERTConfig(vocab_size=len(vocab), **TINY))
@@ -100,7 +100,7 @@ def script_args(pretrained, output):
 
 
 def test_killed_finetuning_resumes_to_the_same_parameters(tmp_path, capsys):
-    from gluon_bert import state
+    from gluon_bert.train import checkpoint as state
     pretrained = tiny_pretrained(str(tmp_path / 'pre'))
     script = finetune_script()
     whole, resumed = str(tmp_path / 'whole'), str(tmp_path / 'resumed')
@@ -153,9 +153,9 @@ class Crash(Exception):
 
 @pytest.fixture(scope='module')
 def nli():
-    from gluon_bert.snli import SNLIBERTDataset
-    from gluon_bert.synthetic import nli_task
-    from gluon_bert.text import WordTokenizer, build_vocab, tokenize
+    from gluon_bert.data.snli import SNLIBERTDataset
+    from gluon_bert.data.synthetic import nli_task
+    from gluon_bert.text.vocab import WordTokenizer, build_vocab, tokenize
     data = nli_task(120, seed=1)
     vocab = build_vocab(tokenize(list(data.premises) + list(data.hypotheses)), min_freq=1)
     return ArrayNLI(SNLIBERTDataset(data, 32, tokenizer=WordTokenizer(vocab))), len(vocab)
@@ -163,8 +163,8 @@ def nli():
 
 def classifier(vocab_size, seed=3):
     import mxnet as mx
-    from gluon_bert.config import BERTConfig
-    from gluon_bert.model import BERTModel, BERTClassifier
+    from gluon_bert.model.config import BERTConfig
+    from gluon_bert.model.bert import BERTModel, BERTClassifier
     mx.random.seed(seed)
     net = BERTClassifier(BERTModel(BERTConfig(vocab_size=vocab_size, **TINY)))
     net.initialize(mx.init.Xavier())
@@ -176,7 +176,7 @@ def run_finetune(nli, folder, crash_after=None, on_step=None, **kwargs):
     raise Crash after `crash_after` steps.  Returns (net, summary or None)."""
     import mxnet as mx
     from mxnet import gluon
-    from gluon_bert.finetuning import finetune
+    from gluon_bert.train.finetune import finetune
     data, vocab_size = nli
     net = classifier(vocab_size)
     step, done = gluon.Trainer.step, [0]
@@ -206,7 +206,7 @@ def params_of(net):
 
 
 def test_checkpoint_layout_keep_and_atomic_leftovers(nli, tmp_path):
-    from gluon_bert import state
+    from gluon_bert.train import checkpoint as state
     folder = str(tmp_path / 'ck')
     os.makedirs(folder)
     os.makedirs(os.path.join(folder, '.tmp-step-00000004-999999'))   # an interrupted write
@@ -249,7 +249,7 @@ def _damage(path, how):
 
 
 def test_damaged_checkpoints_are_skipped_for_the_previous_good_one(nli, tmp_path, capsys):
-    from gluon_bert import state
+    from gluon_bert.train import checkpoint as state
     whole, _ = run_finetune(nli, str(tmp_path / 'a'))
     folder = str(tmp_path / 'b')
     run_finetune(nli, folder, crash_after=9)          # checkpoints 4, 5, 6, 8 -> keep 5, 6, 8
@@ -292,7 +292,7 @@ def test_nonfinite_loss_stops_with_step_and_epoch(nli, tmp_path):
     """A parameter turned NaN after step 7 (epoch 2): the loss of step 8 is NaN;
     the epoch-end check names it, and the epoch-1 checkpoint stays the last one."""
     import mxnet as mx
-    from gluon_bert import state
+    from gluon_bert.train import checkpoint as state
     folder = str(tmp_path / 'nan')
 
     def poison(step, net):
@@ -324,8 +324,8 @@ def test_nonfinite_loss_stops_with_step_and_epoch(nli, tmp_path):
 
 @pytest.fixture(scope='module')
 def wiki(tmp_path_factory):
-    from gluon_bert.synthetic import write_wikitext
-    from gluon_bert.wikitext import WikiTextDataset, read_wiki
+    from gluon_bert.data.synthetic import write_wikitext
+    from gluon_bert.data.wikitext import WikiTextDataset, read_wiki
     folder = str(tmp_path_factory.mktemp('wiki'))
     write_wikitext(folder, 60, seed=0)
     return WikiTextDataset(read_wiki(folder, seed=0), max_len=32, seed=0)
@@ -334,9 +334,9 @@ def wiki(tmp_path_factory):
 def run_pretrain(data, folder, crash_after=None, **kwargs):
     import mxnet as mx
     from mxnet import gluon
-    from gluon_bert.config import BERTConfig
-    from gluon_bert.model import BERTModel
-    from gluon_bert.pretraining import pretrain
+    from gluon_bert.model.config import BERTConfig
+    from gluon_bert.model.bert import BERTModel
+    from gluon_bert.train.pretrain import pretrain
     mx.random.seed(5)
     net = BERTModel(BERTConfig(vocab_size=len(data.vocab), **TINY))
     net.initialize(mx.init.Xavier())
@@ -362,8 +362,8 @@ def run_pretrain(data, folder, crash_after=None, **kwargs):
 @pytest.mark.parametrize('bucket', [0, 4])
 def test_pretraining_resumes_to_the_same_model(wiki, tmp_path, bucket):
     """Also with length buckets, whose order comes from numpy's global RNG."""
-    from gluon_bert import state
-    from gluon_bert.training import iterate_batches, length_buckets
+    from gluon_bert.train import checkpoint as state
+    from gluon_bert.data.batching import iterate_batches, length_buckets
     steps_per_pass = len(list(iterate_batches(len(wiki), 32, True, np.random.RandomState(0),
                                               length_buckets(wiki.valid_lens, 32, bucket, 0))))
     assert 3 <= steps_per_pass < 14              # the run spans several passes

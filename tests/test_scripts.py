@@ -85,7 +85,7 @@ def test_offline_pipeline_end_to_end(tmp_path):
         assert key in m, key
     assert 0 <= m['test_acc'] <= 1 and m['num_train_examples'] > 0
     # evaluate and predict on the saved classifier
-    from gluon_bert.synthetic import write_nli_file
+    from gluon_bert.data.synthetic import write_nli_file
     data = write_nli_file(str(tmp_path / 'test.tsv'), 90, seed=5)
     r = run(['scripts/evaluate.py', '--model', fin, '--data', data,
              '--json', str(tmp_path / 'eval.json')])

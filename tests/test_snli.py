@@ -5,8 +5,8 @@ import gluonnlp as nlp
 import numpy as np
 import pytest
 
-from gluon_bert import snli
-from gluon_bert.text import WordTokenizer, build_vocab, tokenize
+from gluon_bert.data import snli
+from gluon_bert.text.vocab import WordTokenizer, build_vocab, tokenize
 
 OFFICIAL_HEADER = ('gold_label\tsentence1_binary_parse\tsentence2_binary_parse\t'
                    'sentence1_parse\tsentence2_parse\tsentence1\tsentence2\tcaptionID\t'

@@ -3,8 +3,9 @@ import os
 
 import pytest
 
-from gluon_bert import snli, synthetic
-from gluon_bert.text import build_vocab, tokenize
+from gluon_bert.data import snli
+from gluon_bert.data import synthetic
+from gluon_bert.text.vocab import build_vocab, tokenize
 
 
 def test_nli_task_deterministic():

@@ -1,6 +1,6 @@
-"""The PyTorch twin (gluon_bert.torch_twin): with the same weights it computes the
+"""The PyTorch twin (gluon_bert.compare.torch_twin): with the same weights it computes the
 same outputs as the Gluon model, Adam steps on the same batch move both to the
-same loss, and the two fine-tuning workers of gluon_bert.compare train alike."""
+same loss, and the two fine-tuning workers of gluon_bert.compare.harness train alike."""
 import numpy as np
 import pytest
 
@@ -9,9 +9,9 @@ torch = pytest.importorskip('torch')
 import mxnet as mx  # noqa: E402
 from mxnet import autograd, gluon, init  # noqa: E402
 
-from gluon_bert import torch_twin  # noqa: E402
-from gluon_bert.config import BERTConfig  # noqa: E402
-from gluon_bert.model import BERTModel, BERTClassifier  # noqa: E402
+from gluon_bert.compare import torch_twin  # noqa: E402
+from gluon_bert.model.config import BERTConfig  # noqa: E402
+from gluon_bert.model.bert import BERTModel, BERTClassifier  # noqa: E402
 
 V, B, L = 60, 5, 14
 
@@ -143,7 +143,7 @@ def test_every_parameter_is_mapped_and_leftovers_are_named():
 
 
 class GluonSteps:
-    """Adam steps on one batch, as `gluon_bert.finetuning.finetune` trains:
+    """Adam steps on one batch, as `gluon_bert.train.finetune.finetune` trains:
     summed per-example loss, `trainer.step(batch_size)`."""
 
     def __init__(self, clf, batch, lr):
@@ -220,12 +220,12 @@ def test_same_loss_after_adam_steps(option):
 
 
 # ---------------------------------------------------------------------------
-# gluon_bert.compare: the two fine-tuning loops see the same data and agree
+# gluon_bert.compare.harness: the two fine-tuning loops see the same data and agree
 
 
 def test_compare_batches_follow_finetune():
-    from gluon_bert import compare
-    from gluon_bert.training import iterate_batches, padded_length
+    from gluon_bert.compare import harness as compare
+    from gluon_bert.data.batching import iterate_batches, padded_length
     for n in (1, 7, 8, 9, 63, 64, 65, 200):
         for max_len in (16, 64, 128):
             assert compare.padded_length(n, max_len) == padded_length(n, max_len)
@@ -242,9 +242,10 @@ def test_compare_batches_follow_finetune():
 def test_compare_workers_train_alike(tmp_path):
     """With dropout off, both workers start at the same loss and end an epoch of
     several Adam steps at the same loss and accuracy."""
-    from gluon_bert import checkpoint, compare
-    from gluon_bert.synthetic import nli_task
-    from gluon_bert.text import WordTokenizer, build_vocab, tokenize
+    from gluon_bert.model import folders as checkpoint
+    from gluon_bert.compare import harness as compare
+    from gluon_bert.data.synthetic import nli_task
+    from gluon_bert.text.vocab import WordTokenizer, build_vocab, tokenize
     train_raw, test_raw = nli_task(96, seed=0), nli_task(40, seed=1)
     vocab = build_vocab(tokenize(train_raw.premises + train_raw.hypotheses), min_freq=1)
     bert = gluon_model(small_config(vocab_size=len(vocab), max_len=64, dropout=0.1))

@@ -7,15 +7,17 @@ import mxnet as mx
 import pytest
 from mxnet import init
 
-from gluon_bert.config import BERTConfig
-from gluon_bert.model import BERTModel, BERTClassifier
-from gluon_bert.pretraining import pretrain
-from gluon_bert.finetuning import finetune, evaluate_accuracy
-from gluon_bert.snli import SNLIBERTDataset
-from gluon_bert.synthetic import nli_task, wikitext_lines
-from gluon_bert.text import build_vocab, tokenize, WordTokenizer
-from gluon_bert.training import split_and_load, parse_contexts
-from gluon_bert.wikitext import WikiTextDataset
+from gluon_bert.model.config import BERTConfig
+from gluon_bert.model.bert import BERTModel, BERTClassifier
+from gluon_bert.train.pretrain import pretrain
+from gluon_bert.train.finetune import finetune
+from gluon_bert.inference import evaluate_accuracy
+from gluon_bert.data.snli import SNLIBERTDataset
+from gluon_bert.data.synthetic import nli_task, wikitext_lines
+from gluon_bert.text.vocab import build_vocab, tokenize, WordTokenizer
+from gluon_bert.data.batching import split_and_load
+from gluon_bert.train.devices import parse_contexts
+from gluon_bert.data.wikitext import WikiTextDataset
 
 
 def tiny_config(vocab_size, dropout=0.0, **kw):
@@ -156,7 +158,7 @@ def test_flattened_mlm_loss_equals_the_chapters(wiki):
     """Computing MaskLM only at the real predictions gives the chapter's loss
     (MaskLM at every padded slot, weighted by mlm_weights)."""
     from mxnet import gluon
-    from gluon_bert.pretraining import pretrain_batch, split_pretrain_batch, get_batch_loss_bert
+    from gluon_bert.train.pretrain import pretrain_batch, split_pretrain_batch, get_batch_loss_bert
     net = fresh_bert(tiny_config(len(wiki.vocab)), [mx.cpu()])
     loss = gluon.loss.SoftmaxCrossEntropyLoss()
     idx = np.arange(23)
@@ -196,7 +198,7 @@ def test_finetuning_learns_the_synthetic_task(bucket):
 
 
 def test_length_buckets_cover_every_example_once_with_less_padding():
-    from gluon_bert.training import iterate_batches, length_buckets
+    from gluon_bert.data.batching import iterate_batches, length_buckets
     lengths = np.random.RandomState(0).randint(5, 129, size=1000)
     assert length_buckets(lengths, 64, 0, seed=0) is None
     batches = list(iterate_batches(len(lengths), 64, True, None,

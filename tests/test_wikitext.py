@@ -4,8 +4,8 @@ import random
 import numpy as np
 import pytest
 
-from gluon_bert import text
-from gluon_bert.wikitext import (TRAIN_FILE, WikiTextDataset, pretraining_dataset,
+from gluon_bert.text import vocab as text
+from gluon_bert.data.wikitext import (TRAIN_FILE, WikiTextDataset, pretraining_dataset,
                                  read_wiki)
 
 MAX_LEN = 48

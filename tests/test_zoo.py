@@ -10,9 +10,10 @@ import pytest
 import gluonnlp as nlp
 from gluonnlp.model.bert import BERTEncoder as GEncoder, BERTModel as GModel
 
-from gluon_bert import checkpoint
-from gluon_bert.model import cls_encoding
-from gluon_bert.zoo import convert_gluonnlp_bert, load_gluonnlp_bert
+from gluon_bert.pretrained import load_pretrained
+from gluon_bert.model import folders as checkpoint
+from gluon_bert.model.bert import cls_encoding
+from gluon_bert.convert.gluonnlp import convert_gluonnlp_bert, load_gluonnlp_bert
 
 TOKENS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'] + ['w%d' % i for i in range(45)]
 UNITS, HIDDEN, LAYERS, HEADS, MAX_LEN = 64, 128, 2, 2, 40
@@ -101,7 +102,7 @@ def test_vocabulary_becomes_wordpiece_tokenizer(tmp_path):
     assert (tok.cls_id, tok.sep_id, tok.pad_id, tok.mask_id) == (2, 3, 0, 4)
     assert tok.encode('W3 w44 zz') == [TOKENS.index('w3'), TOKENS.index('w44'), 1]
     checkpoint.save_pretrained(str(tmp_path), pre.bert, tok)
-    loaded = checkpoint.load_pretrained(str(tmp_path))
+    loaded = load_pretrained(str(tmp_path))
     (t, s, v, p), _ = inputs()
     for a, b in zip(pre.bert(t, s, v, p), loaded.bert(t, s, v, p)):
         np.testing.assert_array_equal(a.asnumpy(), b.asnumpy())
@@ -115,7 +116,7 @@ def test_load_through_load_pretrained(monkeypatch):
         return small_gluonnlp_bert(), small_vocab()
 
     monkeypatch.setattr(nlp.model, 'get_model', fake_get_model)
-    pre = checkpoint.load_pretrained('gluonnlp:bert_12_768_12')
+    pre = load_pretrained('gluonnlp:bert_12_768_12')
     name, kwargs = calls[0]
     assert name == 'bert_12_768_12'
     assert kwargs['dataset_name'] == 'book_corpus_wiki_en_uncased' and kwargs['pretrained']

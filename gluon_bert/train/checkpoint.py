@@ -30,7 +30,7 @@ import sys
 import numpy as np
 import mxnet as mx
 
-from .fileio import file_digest
+from gluon_bert.fileio import file_digest
 
 __all__ = ['CHECKPOINT_DIR', 'CheckpointError', 'Checkpointer', 'verify_checkpoint',
            'list_checkpoints', 'rng_state_to_json', 'rng_state_from_json',

@@ -11,10 +11,9 @@ import os
 
 import gluonnlp as nlp
 
-__all__ = ['RESERVED_TOKENS', 'tokenize', 'build_vocab', 'get_tokens_and_segments',
-           'truncate_pair_of_tokens', 'WordTokenizer', 'load_tokenizer']
+from gluon_bert.fileio import write_text_atomic
 
-RESERVED_TOKENS = ['<pad>', '<mask>', '<cls>', '<sep>']
+__all__ = ['tokenize', 'build_vocab', 'truncate_pair_of_tokens', 'WordTokenizer']
 
 
 def tokenize(lines):
@@ -30,16 +29,6 @@ def build_vocab(token_lists, min_freq=5):
     return nlp.Vocab(counter, min_freq=min_freq, unknown_token='<unk>',
                      padding_token='<pad>', bos_token=None, eos_token=None,
                      reserved_tokens=['<mask>', '<cls>', '<sep>'])
-
-
-def get_tokens_and_segments(tokens_a, tokens_b=None, cls='<cls>', sep='<sep>'):
-    """`<cls> a <sep> [b <sep>]` and its segment ids (0 for a, 1 for b)."""
-    tokens = [cls] + tokens_a + [sep]
-    segments = [0] * (len(tokens_a) + 2)
-    if tokens_b is not None:
-        tokens += tokens_b + [sep]
-        segments += [1] * (len(tokens_b) + 1)
-    return tokens, segments
 
 
 def truncate_pair_of_tokens(p_tokens, h_tokens, max_len):
@@ -89,8 +78,8 @@ class WordTokenizer:
 
     def save(self, folder):
         """Write `vocab.json` and `tokenizer.json` into `folder`."""
-        _write_text(os.path.join(folder, 'vocab.json'), self.vocab.to_json())
-        _write_text(os.path.join(folder, 'tokenizer.json'),
+        write_text_atomic(os.path.join(folder, 'vocab.json'), self.vocab.to_json())
+        write_text_atomic(os.path.join(folder, 'tokenizer.json'),
                     json.dumps({'kind': self.kind}) + '\n')
 
     @classmethod
@@ -99,30 +88,3 @@ class WordTokenizer:
         with open(path) as f:
             vocab = nlp.Vocab.from_json(f.read())
         return cls(vocab)
-
-
-_TOKENIZERS = {'word': WordTokenizer}
-
-
-def register_tokenizer(kind, klass):
-    _TOKENIZERS[kind] = klass
-
-
-def load_tokenizer(folder):
-    """Load the tokenizer saved in `folder` (`tokenizer.json` names its kind)."""
-    meta_path = os.path.join(folder, 'tokenizer.json')
-    kind = 'word'
-    if os.path.exists(meta_path):
-        with open(meta_path) as f:
-            kind = json.load(f).get('kind', 'word')
-    if kind not in _TOKENIZERS:
-        if kind == 'wordpiece':
-            from . import wordpiece  # noqa: F401  (registers itself)
-        if kind not in _TOKENIZERS:
-            raise ValueError('%s: unknown tokenizer kind %r' % (meta_path, kind))
-    return _TOKENIZERS[kind].load(folder)
-
-
-def _write_text(path, text):
-    from .fileio import write_text_atomic
-    write_text_atomic(path, text)

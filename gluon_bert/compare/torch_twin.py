@@ -8,7 +8,7 @@ The modules follow the chapter's PyTorch code (d2l's `torch` BERT):
 activation, LayerNorm, Linear), `NextSentencePred` (`output`), `BERTModel` with
 `hidden` (Linear + Tanh on `<cls>`), and `BERTClassifier` (`encoder`, `hidden`
 and a new `output` Linear(H, 3)).  They take the same `BERTConfig` options as
-`gluon_bert.model` (GELU, embedding LayerNorm, LayerNorm epsilon, MaskLM
+`gluon_bert.model.bert` (GELU, embedding LayerNorm, LayerNorm epsilon, MaskLM
 activation, attention dropout, the 'mlp' classifier head).
 
 Attention keys at positions `>= valid_len` are masked with -1e6 before the
@@ -27,7 +27,7 @@ PyTorch Linear's, so no array is transposed):
     mlm.mlp.2 (Dense to the vocab)   -> mlm.mlp.3
     everything else                  -> the same name
 
-`finetune` is the plain PyTorch training loop `gluon_bert.compare` runs against
+`finetune` is the plain PyTorch training loop `gluon_bert.compare.harness` runs against
 Gluon's `finetune`.
 
 This is the only module of the package that imports torch, and it imports no
@@ -41,7 +41,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .config import BERTConfig
+from gluon_bert.model.config import BERTConfig
 
 __all__ = ['masked_softmax', 'DotProductAttention', 'MultiHeadAttention', 'PositionWiseFFN',
            'AddNorm', 'TransformerEncoderBlock', 'BERTEncoder', 'MaskLM', 'NextSentencePred',
@@ -422,7 +422,7 @@ def finetune(model, train_batches, test_batches=None, num_epochs=1, lr=1e-4, thr
     valid_lens, labels)` of an epoch and `test_batches()` those of the test set.
     The clock runs over the training loops only.  Returns one record per epoch
     (`train_loss`, `train_acc` over the epoch, `test_acc`, `examples_per_sec`,
-    `train_seconds`), as `gluon_bert.finetuning.finetune`."""
+    `train_seconds`), as `gluon_bert.train.finetune.finetune`."""
     old_threads = torch.get_num_threads()
     if threads:
         torch.set_num_threads(threads)

@@ -17,7 +17,7 @@ import json
 import os
 import random
 
-from .snli import LABELS, LABEL_NAMES, SNLIData
+from gluon_bert.data.snli import LABELS, LABEL_NAMES, SNLIData
 
 __all__ = ['nli_task', 'write_nli_file', 'wikitext_lines', 'write_wikitext']
 

@@ -5,20 +5,14 @@ import numpy as np
 import mxnet as mx
 from mxnet import autograd, gluon
 
-from .training import (split_and_load, prepare_net, iterate_batches, length_buckets, padded_length, MetricsLog, Timer, progress_bar as _progress)
-from . import distributed as _dist, state as _state
+from gluon_bert.data.batching import split_and_load, iterate_batches, length_buckets, nli_batch
+from gluon_bert.train.logs import MetricsLog, Timer, progress_bar as _progress
+from gluon_bert.train.loop import prepare_net
+from gluon_bert.inference import evaluate_accuracy
+from gluon_bert.train import devices as _dist
+from gluon_bert.train import checkpoint as _state
 
-__all__ = ['finetune', 'nli_batch', 'predict_logits', 'evaluate_accuracy', 'predict_pair']
-
-
-def nli_batch(dataset, idx, bucket_multiple=8):
-    """Host arrays (tokens, segments, valid_lens, labels) of one batch of an
-    SNLIBERTDataset, padded to the batch's longest pair (padding is masked, so the
-    outputs equal those of padding to max_len)."""
-    valid = dataset.valid_lens[idx]
-    L = padded_length(int(valid.max()), dataset.all_token_ids.shape[1], bucket_multiple)
-    return (dataset.all_token_ids[idx, :L], dataset.all_segments[idx, :L],
-            valid.astype(np.float32), dataset.labels[idx])
+__all__ = ['finetune']
 
 
 def finetune(net, train_set, test_set, ctxs, num_epochs=5, batch_size=512, lr=1e-4,
@@ -31,10 +25,10 @@ def finetune(net, train_set, test_set, ctxs, num_epochs=5, batch_size=512, lr=1e
     the chapter's numbers: train loss, train acc, test acc, examples/sec.
 
     `batch_size` is the global batch (all devices of all workers; see
-    `gluon_bert.distributed`).  `kvstore`: a type name, an mx.kv.KVStore or a
+    `gluon_bert.train.devices`).  `kvstore`: a type name, an mx.kv.KVStore or a
     `distributed.Cluster`.  With `checkpoint_dir`, a checkpoint is written at every
     epoch end and every `checkpoint_every` steps (keeping `keep_checkpoints`), and
-    `resume` continues from the newest good one (`gluon_bert.state`).
+    `resume` continues from the newest good one (`gluon_bert.train.checkpoint`).
     `grad_accum` K: K micro-batches per step; `amp`: float16 mixed precision."""
     cluster = _dist.setup_kvstore(kvstore)
     prepare_net(net, ctxs, hybridize, amp, grad_accum)
@@ -163,46 +157,3 @@ def finetune(net, train_set, test_set, ctxs, num_epochs=5, batch_size=512, lr=1e
                 num_test_examples=0 if test_set is None else len(test_set),
                 devices=[str(c) for c in ctxs], records=log.records, steps=step,
                 num_workers=cluster.num_workers)
-
-
-def predict_logits(net, dataset, ctxs, batch_size=512):
-    """Logits (N, num_classes) of every example of `dataset`, in order."""
-    out = []
-    for idx in iterate_batches(len(dataset), batch_size, False):
-        t, s, v, _ = nli_batch(dataset, idx)
-        shards = split_and_load((t, s, v), ctxs)
-        out.extend(net(*shard).as_in_context(mx.cpu()) for shard in shards)
-    return mx.nd.concat(*out, dim=0).asnumpy() if out else np.zeros((0, 3), np.float32)
-
-
-def evaluate_accuracy(net, dataset, ctxs, batch_size=512):
-    """Fraction of `dataset` classified correctly (over exactly its examples)."""
-    if len(dataset) == 0:
-        return float('nan')
-    logits = predict_logits(net, dataset, ctxs, batch_size)
-    return float((logits.argmax(axis=1) == dataset.labels).mean())
-
-
-def predict_pair(net, tokenizer, premise, hypothesis, max_len=128, ctx=None):
-    """Label id and class probabilities of one (premise, hypothesis) pair.  A pair
-    longer than `max_len` is truncated longest-first; returns also whether it was."""
-    from .text import truncate_pair_of_tokens
-    ctx = ctx or mx.cpu()
-    p, h = tokenizer.tokenize(premise), tokenizer.tokenize(hypothesis)
-    if not p or not h:
-        raise ValueError('premise and hypothesis must both be non-empty')
-    limit = getattr(getattr(net, 'config', None), 'max_len', None)
-    if limit and max_len > limit:       # no position embeddings beyond the model's
-        import warnings
-        warnings.warn('max_len %d exceeds the %d positions of the model; using %d'
-                      % (max_len, limit, limit))
-        max_len = limit
-    truncated = len(p) + len(h) + 3 > max_len
-    p, h = truncate_pair_of_tokens(p, h, max_len)
-    ids = [tokenizer.cls_id] + tokenizer.to_ids(p) + [tokenizer.sep_id] + \
-        tokenizer.to_ids(h) + [tokenizer.sep_id]
-    seg = [0] * (len(p) + 2) + [1] * (len(h) + 1)
-    logits = net(mx.nd.array([ids], ctx=ctx), mx.nd.array([seg], ctx=ctx),
-                 mx.nd.array([len(ids)], ctx=ctx))
-    probs = mx.nd.softmax(logits).asnumpy()[0]
-    return int(probs.argmax()), probs, truncated

@@ -10,7 +10,7 @@ import math
 
 from mxnet.gluon import nn
 
-from .config import BERTConfig
+from gluon_bert.model.config import BERTConfig
 
 __all__ = ['LayerNorm', 'layer_norm', 'select_layer_norm', 'MultiHeadAttention',
            'PositionWiseFFN', 'AddNorm', 'TransformerEncoderBlock',

@@ -29,7 +29,7 @@ import os
 import numpy as np
 from mxnet import gluon
 
-from .text import WordTokenizer, truncate_pair_of_tokens
+from gluon_bert.text.vocab import WordTokenizer, truncate_pair_of_tokens
 
 __all__ = ['LABELS', 'LABEL_NAMES', 'SNLIData', 'read_snli_file', 'read_snli',
            'encode_pairs', 'SNLIBERTDataset']

@@ -18,7 +18,7 @@ import random
 import numpy as np
 from mxnet import gluon
 
-from . import text
+from gluon_bert.text import vocab as text
 
 __all__ = ['TRAIN_FILE', 'read_wiki', 'WikiTextDataset', 'pretraining_dataset']
 
@@ -213,7 +213,7 @@ def pretraining_dataset(data=None, max_len=128, seed=0, vocab=None, cache_dir=No
     if data is not None and os.path.isfile(data) and not data.endswith('.zip'):
         path = data
     else:
-        from . import download as _download
+        from gluon_bert.data import download as _download
         path = _download.get_dataset_dir('wikitext-2', data_dir=data, cache_dir=cache_dir,
                                          download=download, files=(TRAIN_FILE,))
     return WikiTextDataset(read_wiki(path, seed=seed), max_len=max_len, vocab=vocab,

@@ -79,11 +79,6 @@ PRESETS = {
                  dropout=0.1, max_len=64),
 }
 
-# Pretraining recipe of the chapter's MXNet pretraining size.
-PRETRAIN_DEFAULTS = dict(batch_size=256, max_len=128, num_steps=4000, lr=0.01)
-# Fine-tuning recipe of the chapter.
-FINETUNE_DEFAULTS = dict(batch_size=512, max_len=128, num_epochs=5, lr=1e-4)
-
 
 def get_config(name, vocab_size, **overrides):
     """Return the preset `name` for a vocabulary of `vocab_size` tokens."""

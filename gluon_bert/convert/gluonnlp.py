@@ -10,11 +10,11 @@ parameter, and the `BERTVocab` becomes a `WordPieceTokenizer`.
 """
 import mxnet as mx
 
-from .checkpoint import Pretrained
-from .config import BERTConfig
-from .hf import assign_parameters
-from .model import BERTModel
-from .wordpiece import WordPieceTokenizer
+from gluon_bert.model.folders import Pretrained
+from gluon_bert.model.config import BERTConfig
+from gluon_bert.convert.params import assign_parameters
+from gluon_bert.model.bert import BERTModel
+from gluon_bert.text.wordpiece import WordPieceTokenizer
 
 __all__ = ['load_gluonnlp_bert', 'convert_gluonnlp_bert', 'gluonnlp_config']
 

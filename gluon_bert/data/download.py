@@ -16,7 +16,7 @@ import zlib
 
 from mxnet.gluon import utils as gluon_utils
 
-from .fileio import file_digest
+from gluon_bert.fileio import file_digest
 
 __all__ = ['Entry', 'DATASETS', 'default_cache_dir', 'get_dataset_dir', 'check_zip']
 

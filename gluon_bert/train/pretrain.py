@@ -5,9 +5,12 @@ import numpy as np
 import mxnet as mx
 from mxnet import autograd, gluon
 
-from .training import (split_and_load, prepare_net, iterate_batches, length_buckets, padded_length, MetricsLog, Timer, progress_bar as _progress)
-from . import distributed as _dist, state as _state
-from .model import cls_encoding
+from gluon_bert.data.batching import split_and_load, iterate_batches, length_buckets, padded_length
+from gluon_bert.train.logs import MetricsLog, Timer, progress_bar as _progress
+from gluon_bert.train.loop import prepare_net
+from gluon_bert.train import devices as _dist
+from gluon_bert.train import checkpoint as _state
+from gluon_bert.model.bert import cls_encoding
 
 __all__ = ['pretrain', 'get_batch_loss_bert', 'pretrain_batch', 'split_pretrain_batch',
            'flatten_mlm_targets']
@@ -86,7 +89,7 @@ def pretrain(net, dataset, ctxs, num_steps, batch_size=256, lr=0.01, seed=0,
     final MLM and NSP losses (mean over the last log interval) and pairs/sec.
 
     `batch_size` is the global batch (all devices of all workers; see
-    `gluon_bert.distributed`).  With `checkpoint_dir`, a checkpoint is written at
+    `gluon_bert.train.devices`).  With `checkpoint_dir`, a checkpoint is written at
     the end of every pass over the data, at the last step and every
     `checkpoint_every` steps (keeping `keep_checkpoints`); `resume` continues from
     the newest good one.  `grad_accum` K: K micro-batches per step; `amp`: float16

@@ -1,0 +1,1 @@
+"""The PyTorch version of the model and the side-by-side comparison harness."""

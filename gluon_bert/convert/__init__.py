@@ -1,0 +1,1 @@
+"""Importing real pretrained BERTs: Hugging Face folders and the GluonNLP zoo."""

@@ -1,0 +1,66 @@
+"""Batches: shuffled or length-bucketed index batches, each padded to its own
+longest example, split over the devices with `gluon.utils.split_and_load`."""
+import math
+
+import numpy as np
+from mxnet import gluon
+
+__all__ = ['split_and_load', 'padded_length', 'iterate_batches', 'length_buckets', 'nli_batch']
+
+
+def split_and_load(arrays, ctxs):
+    """Split each host array along axis 0 over the devices with
+    `gluon.utils.split_and_load`; a batch smaller than the number of devices uses
+    only as many devices as it has examples, so no shard is ever empty.
+    Returns one tuple of NDArrays per used device."""
+    n = len(arrays[0])
+    use = ctxs[:max(1, min(len(ctxs), n))]
+    shards = [gluon.utils.split_and_load(a, use, even_split=False) for a in arrays]
+    return list(zip(*shards))
+
+
+def padded_length(max_valid, max_len, multiple=8):
+    """Sequence length a batch is padded to: its longest example, rounded up to a
+    multiple of `multiple` (few distinct shapes for the hybridized graph), at most
+    `max_len`."""
+    return int(min(max_len, multiple * math.ceil(max(1, max_valid) / multiple)))
+
+
+def iterate_batches(num_examples, batch_size, shuffle, rng=None, sampler=None):
+    """Index arrays of successive batches (the last one may be smaller)."""
+    if sampler is not None:
+        for idx in sampler:
+            yield np.asarray(idx)
+        return
+    order = rng.permutation(num_examples) if shuffle else np.arange(num_examples)
+    for start in range(0, num_examples, batch_size):
+        yield order[start:start + batch_size]
+
+
+def length_buckets(lengths, batch_size, num_buckets, seed=None, shuffle=True):
+    """None (plain shuffled batches, as the chapter) or, when `num_buckets` > 0,
+    GluonNLP's FixedBucketSampler over the example lengths: batches of similar
+    length, each padded only to its own longest example.
+
+    The sampler shuffles with numpy's global RNG (seeded here with `seed`, if
+    given), and shuffles its buckets in place, so each pass depends on the
+    previous one.  The training loops therefore build a fresh sampler for every
+    pass: its order is then a function of the RNG state alone, which checkpoints
+    carry, and a resumed run draws the same batches as an uninterrupted one."""
+    if not num_buckets:
+        return None
+    import gluonnlp as nlp
+    if seed is not None:
+        np.random.seed(seed)
+    return nlp.data.FixedBucketSampler([int(n) for n in lengths], batch_size,
+                                       num_buckets=num_buckets, shuffle=shuffle, ratio=0)
+
+
+def nli_batch(dataset, idx, bucket_multiple=8):
+    """Host arrays (tokens, segments, valid_lens, labels) of one batch of an
+    SNLIBERTDataset, padded to the batch's longest pair (padding is masked, so the
+    outputs equal those of padding to max_len)."""
+    valid = dataset.valid_lens[idx]
+    L = padded_length(int(valid.max()), dataset.all_token_ids.shape[1], bucket_multiple)
+    return (dataset.all_token_ids[idx, :L], dataset.all_segments[idx, :L],
+            valid.astype(np.float32), dataset.labels[idx])

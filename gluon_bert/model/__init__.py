@@ -1,0 +1,1 @@
+"""The chapter's BERT: its configuration, blocks and saved folders."""

@@ -1,0 +1,2 @@
+"""Training: run options, the shared loop, pretraining, fine-tuning, optimizer,
+checkpoints, devices and kvstore."""

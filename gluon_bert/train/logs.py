@@ -1,0 +1,75 @@
+"""What a run leaves behind: its metrics file, curves, the output folder, the
+training clock and the progress bar."""
+import json
+import os
+import time
+
+__all__ = ['MetricsLog', 'plot_curves', 'prepare_output_dir', 'Timer', 'progress_bar']
+
+
+class Timer:
+    """Wall-clock timer that can be paused (evaluation is not training time)."""
+
+    def __init__(self):
+        self.total, self._start = 0.0, None
+
+    def start(self):
+        self._start = time.perf_counter()
+
+    def stop(self):
+        self.total += time.perf_counter() - self._start
+        self._start = None
+        return self.total
+
+
+class MetricsLog:
+    """Append-only JSON-lines metrics file (one object per line)."""
+
+    def __init__(self, path, enabled=True):
+        self.path, self.enabled, self.records = path, enabled, []
+        if enabled:
+            open(path, 'w').close()
+
+    def write(self, **record):
+        self.records.append(record)
+        if self.enabled:
+            with open(self.path, 'a') as f:
+                f.write(json.dumps(record) + '\n')
+
+
+def plot_curves(records, x, ys, path, title=''):
+    """Plot the `ys` keys of `records` against `x` into a PNG (Agg backend)."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for y in ys:
+        pts = [(r[x], r[y]) for r in records if r.get(y) is not None]
+        if pts:
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker='.', label=y)
+    ax.set_xlabel(x)
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    tmp = path + '.tmp.png'
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def prepare_output_dir(path, finished_marker, overwrite=False):
+    """Create the output folder; refuse one that already holds a finished run
+    (its `finished_marker` file exists) unless `overwrite`."""
+    marker = os.path.join(path, finished_marker)
+    if os.path.exists(marker) and not overwrite:
+        raise FileExistsError('%s already holds a finished run (%s); choose another '
+                              'output folder or pass --overwrite' % (path, marker))
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def progress_bar(total, enabled, desc):
+    """A tqdm progress bar (a no-op when not `enabled`)."""
+    from tqdm import tqdm
+    return tqdm(total=total, disable=not enabled, desc=desc, dynamic_ncols=True, leave=False)
