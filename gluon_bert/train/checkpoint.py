@@ -31,6 +31,7 @@ import numpy as np
 import mxnet as mx
 
 from gluon_bert.fileio import file_digest
+from gluon_bert.train.options import computation_fields, resume_mismatch
 
 __all__ = ['CHECKPOINT_DIR', 'CheckpointError', 'Checkpointer', 'verify_checkpoint',
            'list_checkpoints', 'rng_state_to_json', 'rng_state_from_json',
@@ -232,19 +233,27 @@ class Checkpointer:
                 self.log('checkpoint %s is damaged: %s; trying the previous one' % (path, e))
         return None
 
-    def restore(self, net, trainer, ctxs, expect=None):
+    def restore(self, net, trainer, ctxs, args=None):
         """Load the newest good checkpoint into `net` and `trainer`; returns its
-        state dict, or None when there is none.  `expect`: state entries that must
-        be equal (e.g. seed and batch size, on which the data order depends)."""
+        state dict, or None when there is none.  With `args` (the run options),
+        a checkpoint written with other values of the options that change the
+        computation is refused, naming each differing option."""
         found = self.latest()
         if found is None:
             self.log('no checkpoint to resume from in %s; starting from step 0' % self.folder)
             return None
         path, state = found
-        for key, value in (expect or {}).items():
-            if key in state and state[key] != value:
-                raise ValueError('cannot resume from %s: it was written with %s=%r, this '
-                                 'run has %s=%r' % (path, key, state[key], key, value))
+        if args is not None:
+            saved = dict(state.get('args') or {})
+            saved.setdefault('seed', state.get('seed'))
+            saved.setdefault('batch_size', state.get('batch_size'))
+            diff = resume_mismatch({k: v for k, v in saved.items() if v is not None}, args)
+            if diff:
+                raise ValueError(
+                    'cannot resume from %s: it was written with %s; this run has %s. Resume '
+                    'with the same options, or start over with --overwrite'
+                    % (path, ', '.join('%s=%r' % (k, old) for k, old, _ in diff),
+                       ', '.join('%s=%r' % (k, new) for k, _, new in diff)))
         net.load_parameters(os.path.join(path, PARAMS), ctx=ctxs)
         mx.nd.waitall()     # a distributed Trainer creates its kvstore keys here
         trainer.load_states(os.path.join(path, TRAINER_STATES))
@@ -267,13 +276,15 @@ def amp_state(trainer):
     return {k: getattr(scaler, k) for k in ('_loss_scale', '_next_loss_scale', '_unskipped')}
 
 
-def loop_state(step, epoch, batch, rng_state, trainer, records, **extra):
+def loop_state(step, epoch, batch, rng_state, trainer, records, args, **extra):
     """The JSON-able state of a training loop after `step` optimizer steps: in
     epoch `epoch` (0-based), `batch` batches of it done, its order drawn from the
-    RandomState state `rng_state`."""
+    RandomState state `rng_state`; `args`: the run options (those that change the
+    computation are saved, and compared on resume)."""
     return dict(step=int(step), epoch=int(epoch), batch=int(batch),
                 rng=rng_state_to_json(rng_state), amp=amp_state(trainer),
-                records=list(records), **extra)
+                records=list(records), seed=args.seed, batch_size=args.batch_size,
+                args=computation_fields(args), **extra)
 
 
 def nonfinite_error(step, epoch, checkpointer=None, what='training loss'):
@@ -301,11 +312,12 @@ def save_if_finite(checkpointer, net, trainer, state, epoch):
     return checkpointer.save(net, trainer, state)
 
 
-def restore_loop(checkpointer, net, trainer, ctxs, rng, log, expect=None):
-    """Resume: load the newest good checkpoint into `net`/`trainer`, set `rng` to
-    the state its epoch's order was drawn from and replay its metrics into `log`.
+def restore_loop(checkpointer, net, trainer, ctxs, rng, log, args=None):
+    """Resume: load the newest good checkpoint into `net`/`trainer` (refused when
+    `args` differ in an option that changes the computation), set `rng` to the
+    state its epoch's order was drawn from and replay its metrics into `log`.
     Returns the state dict (None without a checkpoint)."""
-    state = checkpointer.restore(net, trainer, ctxs, expect)
+    state = checkpointer.restore(net, trainer, ctxs, args)
     if state is None:
         return None
     rng.set_state(rng_state_from_json(state['rng']))

@@ -55,7 +55,7 @@ import numpy as np
 import mxnet as mx
 from mxnet import autograd, gluon
 
-__all__ = ['parse_contexts', 'KVSTORE_TYPES', 'Cluster', 'setup_kvstore', 'make_trainer', 'adopt_trainer',
+__all__ = ['parse_contexts', 'KVSTORE_TYPES', 'Cluster', 'setup_kvstore',
            'sync_parameters', 'worker_share',
            'micro_batches', 'allreduce_sum', 'enable_grad_accumulation', 'zero_grads',
            'backward', 'check_amp_support', 'init_amp', 'init_amp_trainer', 'step_seed']
@@ -149,33 +149,6 @@ def setup_kvstore(kvstore='device'):
     kv = mx.kv.create(kvstore)
     print('kvstore %s: worker rank %d of %d' % (kvstore, kv.rank, kv.num_workers), flush=True)
     return Cluster(kv, kv.rank, kv.num_workers)
-
-
-def make_trainer(params, optimizer, optimizer_params, cluster):
-    """`gluon.Trainer` over `cluster`'s kvstore.  With a distributed kvstore the
-    servers only sum gradients and each worker updates its own copy
-    (`update_on_kvstore=False`), so optimizer states can be saved and batches
-    may differ in size."""
-    cluster = setup_kvstore(cluster)
-    kwargs = {'update_on_kvstore': False} if cluster.distributed else {}
-    return gluon.Trainer(params, optimizer, optimizer_params, kvstore=cluster.kvstore,
-                         **kwargs)
-
-
-def adopt_trainer(trainer, cluster):
-    """Make a Trainer created elsewhere (e.g. `optim.make_trainer`) use
-    `cluster`'s distributed kvstore the way `make_trainer` does
-    (`update_on_kvstore=False`).  It must not have made its kvstore yet."""
-    cluster = setup_kvstore(cluster)
-    if not cluster.distributed:
-        return trainer
-    if trainer._kv_initialized:
-        if trainer._kvstore is not cluster.kvstore or trainer._update_on_kvstore:
-            raise ValueError('the trainer already uses another kvstore; create it with '
-                             'distributed.make_trainer or before its first step')
-        return trainer
-    trainer._kvstore_params = {'kvstore': cluster.kvstore, 'update_on_kvstore': False}
-    return trainer
 
 
 def sync_parameters(trainer, cluster):
@@ -304,9 +277,12 @@ def check_amp_support(ctxs):
 
 
 def init_amp(ctxs):
-    """Check the devices, then `amp.init()` (float16; once per process)."""
-    check_amp_support(ctxs)
+    """Check the devices, then `amp.init()` (float16), once per process: before
+    the model is built, and again (a no-op) when a loop starts."""
     from mxnet.contrib import amp as mx_amp
+    if mx_amp.amp._amp_initialized:
+        return
+    check_amp_support(ctxs)
     mx_amp.init(target_dtype='float16')
 
 
@@ -321,42 +297,3 @@ def step_seed(seed, step, rank=0):
     cannot save its generator state, so the loops reseed before every step, and a
     resumed run draws the same masks as an uninterrupted one."""
     return (int(seed) * 1000003 + int(rank) * 7919 + int(step)) % (2 ** 31 - 1)
-
-
-BATCH_SIZE_HELP = ('GLOBAL batch size: the examples of one optimizer step over all devices '
-                   'and all workers (each of W workers takes 1/W of every batch, so the '
-                   'update and --lr do not depend on W)')
-
-
-def add_scale_out_arguments(parser):
-    """The scripts' options for kvstore, checkpoints, accumulation and AMP."""
-    g = parser.add_argument_group('scale-out and fault tolerance')
-    g.add_argument('--kvstore', default='device', choices=KVSTORE_TYPES,
-                   help="how gradients are summed: 'device'/'local' over the devices of "
-                   "--ctx; 'dist_sync'/'dist_device_sync' over worker processes through "
-                   "MXNet's parameter server (start them with python -m gluon_bert.launch "
-                   "-n WORKERS -s SERVERS -- python scripts/...; rank 0 writes the outputs)")
-    g.add_argument('--checkpoint-every', type=int, default=0, metavar='N',
-                   help='also checkpoint every N optimizer steps (checkpoints are written '
-                   'at every epoch end anyway, into OUTPUT/checkpoints)')
-    g.add_argument('--keep-checkpoints', type=int, default=3, metavar='K',
-                   help='number of checkpoints kept (default 3)')
-    g.add_argument('--resume', action='store_true',
-                   help='continue from the newest good checkpoint in OUTPUT/checkpoints')
-    g.add_argument('--no-checkpoints', action='store_true', help='write no checkpoints')
-    g.add_argument('--grad-accum', type=int, default=1, metavar='K',
-                   help='accumulate the gradients of K micro-batches of B/K per step '
-                   '(same update as one batch of B, memory of B/K)')
-    g.add_argument('--amp', action='store_true',
-                   help='mixed precision (mxnet.contrib.amp, float16); needs a GPU')
-    return g
-
-
-def scale_out_kwargs(args):
-    """Keyword arguments of run_pretraining / run_finetuning from those options."""
-    if args.grad_accum < 1:
-        raise SystemExit('--grad-accum must be at least 1')
-    return dict(kvstore=args.kvstore, checkpoint_every=args.checkpoint_every,
-                keep_checkpoints=args.keep_checkpoints, resume=args.resume,
-                checkpoints=not args.no_checkpoints, grad_accum=args.grad_accum,
-                amp=args.amp)

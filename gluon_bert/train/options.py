@@ -1,0 +1,264 @@
+"""Run options: one dataclass per job, one field per option.
+
+`PretrainArgs` and `FinetuneArgs` hold every option of the two jobs, with its
+default (the chapter's) and its help text.  The scripts' command lines are
+generated from them (`build_parser`, `parse_args`), the object travels whole from
+the command line to the training loop, the output folder gets it as `args.json`,
+and `--resume` compares the saved fields that change the computation with the new
+ones (`resume_mismatch`).  The model's architecture is not here: it lives in
+`BERTConfig` (the `preset` option names one).
+"""
+import argparse
+import dataclasses
+import json
+import typing
+from dataclasses import dataclass, field
+
+from gluon_bert.fileio import write_json_atomic
+
+__all__ = ['TrainArgs', 'PretrainArgs', 'FinetuneArgs', 'option', 'build_parser',
+           'parse_args', 'computation_fields', 'resume_mismatch', 'save_args', 'load_args',
+           'ARGS_FILE']
+
+ARGS_FILE = 'args.json'
+
+
+def option(default, help, flags=(), choices=None, computation=True, metavar=None,
+           minimum=None):
+    """A dataclass field that is also a command-line option.  `flags`: extra
+    spellings (aliases); `computation`: whether the value changes what is
+    computed (compared on `--resume`); `minimum`: the smallest allowed value."""
+    meta = dict(help=help, flags=tuple(flags), choices=choices, computation=computation,
+                metavar=metavar, minimum=minimum)
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+BATCH_SIZE_HELP = ('GLOBAL batch size: the examples of one optimizer step over all devices '
+                   'and all workers (each of W workers takes 1/W of every batch, so the '
+                   'update and --lr do not depend on W)')
+BUCKET_HELP = ('N > 0: batches from N length buckets (GluonNLP FixedBucketSampler), much '
+               'faster (see BENCHMARKS.md); 0: shuffled batches, as the chapter. Either way '
+               'a batch is padded only to its longest example')
+
+
+@dataclass
+class TrainArgs:
+    """Options both jobs share: devices, batching, optimizer, checkpoints, output."""
+    batch_size: int = option(256, BATCH_SIZE_HELP, minimum=1)
+    lr: float = option(0.01, 'learning rate (peak learning rate with a warmup)')
+    optimizer: str = option('adam', "MXNet optimizer name; 'adam' with --weight-decay > 0 "
+                            "is AdamW (GluonNLP's BERTAdam), 'adamw' always")
+    optimizer_params: dict = option({}, 'extra optimizer parameters (JSON), e.g. '
+                                    '\'{"momentum": 0.9}\'', metavar='JSON')
+    weight_decay: float = option(0.0, 'decoupled weight decay (AdamW), not on biases and '
+                                 'LayerNorm', minimum=0.0)
+    warmup_ratio: float = option(0.0, 'fraction of the steps with a linear lr warmup from 0 '
+                                 '(then linear decay)', minimum=0.0)
+    lr_schedule: str = option('auto', "'linear': decay to 0 at the last step; 'constant'; "
+                              "'auto': linear with a warmup, else constant",
+                              choices=('auto', 'constant', 'linear'))
+    clip_grad_norm: typing.Optional[float] = option(
+        None, 'clip the gradients to this global L2 norm (gluon.utils.clip_global_norm)',
+        metavar='NORM')
+    bucket: int = option(0, BUCKET_HELP, minimum=0)
+    seed: int = option(0, 'random seed (data order, masks, dropout, initialization)')
+    grad_accum: int = option(1, 'accumulate the gradients of K micro-batches of B/K per step '
+                             '(same update as one batch of B, memory of B/K)', metavar='K',
+                             minimum=1)
+    amp: bool = option(False, 'mixed precision (mxnet.contrib.amp, float16); needs a GPU')
+    ctx: str = option('cpu', 'devices: cpu, cpu:0,cpu:1, gpu:0,1', computation=False)
+    kvstore: str = option('device', "how gradients are summed: 'device'/'local' over the "
+                          "devices of --ctx; 'dist_sync'/'dist_device_sync' over worker "
+                          "processes through MXNet's parameter server (start them with "
+                          "python -m gluon_bert.launch -n WORKERS -s SERVERS -- COMMAND; "
+                          "rank 0 writes the outputs)",
+                          choices=('device', 'local', 'dist_sync', 'dist_device_sync'),
+                          computation=False)
+    output: str = option('runs/train', 'output folder', computation=False)
+    overwrite: bool = option(False, 'replace a finished run in --output', computation=False)
+    resume: bool = option(False, 'continue from the newest good checkpoint in '
+                          'OUTPUT/checkpoints', computation=False)
+    checkpoint_every: int = option(0, 'also checkpoint every N optimizer steps (checkpoints '
+                                   'are written at every pass end anyway, into '
+                                   'OUTPUT/checkpoints)', metavar='N', computation=False,
+                                   minimum=0)
+    keep_checkpoints: int = option(3, 'number of checkpoints kept', metavar='K',
+                                   computation=False, minimum=1)
+    no_checkpoints: bool = option(False, 'write no checkpoints', computation=False)
+    progress: bool = option(True, 'show a progress bar', computation=False)
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class PretrainArgs(TrainArgs):
+    """Pretraining BERT (masked LM + next sentence prediction), the chapter's
+    defaults: the `d2l.pretrain` model, 4000 steps of 256 pairs of at most 128
+    tokens, Adam at lr 0.01."""
+    dataset: str = option('wikitext-2', 'pretraining corpus',
+                          choices=('wikitext-2', 'synthetic'))
+    data_dir: typing.Optional[str] = option(
+        None, 'extracted wikitext-2 folder, its zip, or a folder holding either (default: '
+        'download into ~/.gluon_bert/datasets)', computation=False)
+    preset: str = option('d2l.pretrain', 'model size (a BERTConfig preset)')
+    num_steps: int = option(4000, 'optimizer steps', minimum=1)
+    max_len: int = option(128, 'longest pair in tokens, <cls> and <sep> included', minimum=8)
+    log_interval: int = option(50, 'steps per logged line of metrics.jsonl', minimum=1)
+    synthetic_paragraphs: int = option(2000, 'paragraphs of the synthetic corpus', minimum=1)
+    output: str = option('runs/pretrain', 'output folder', computation=False)
+
+
+@dataclass
+class FinetuneArgs(TrainArgs):
+    """Fine-tuning a pretrained BERT on NLI, the chapter's defaults: 5 epochs of
+    512 pairs of at most 128 tokens, Adam at lr 1e-4."""
+    pretrained: str = option('runs/pretrain', 'pretraining output folder, hf:PATH, '
+                             'gluonnlp:NAME or minilm', flags=('--init',))
+    dataset: str = option('snli', 'NLI data', choices=('snli', 'synthetic'))
+    data_dir: typing.Optional[str] = option(
+        None, 'extracted snli_1.0 folder, its zip, or a folder holding either',
+        computation=False)
+    train_file: typing.Optional[str] = option(
+        None, 'NLI training file (official 14-column SNLI TSV, simple TSV or JSONL)')
+    test_file: typing.Optional[str] = option(None, 'NLI test file (same formats)')
+    max_train_examples: typing.Optional[int] = option(
+        None, 'use only the first N training pairs', minimum=1)
+    max_test_examples: typing.Optional[int] = option(None, 'use only the first N test pairs',
+                                                     minimum=1)
+    synthetic_pairs: list = option([6000, 1000], 'training and test pairs of the synthetic '
+                                   'task', metavar='TRAIN,TEST')
+    max_len: int = option(128, 'longest pair in tokens, <cls> and <sep> included', minimum=8)
+    batch_size: int = option(512, BATCH_SIZE_HELP, minimum=1)
+    num_epochs: int = option(5, 'passes over the training data', minimum=1)
+    lr: float = option(1e-4, 'learning rate (peak learning rate with a warmup)')
+    head: typing.Optional[str] = option(
+        None, "classifier head: the pretrained tanh 'hidden' + Dense(3) (default) or 'mlp': "
+        "Dense(256, relu) + Dense(3)", choices=('hidden', 'mlp'))
+    head_lr: typing.Optional[float] = option(None, 'learning rate of the new output layer '
+                                             '(default: --lr)')
+    freeze_embeddings: bool = option(False, 'do not train the token, segment and position '
+                                     'embeddings')
+    freeze_layers: list = option([], 'encoder blocks not to train, e.g. 0,1,2 (negative: '
+                                 'from the last)', metavar='I,J')
+    num_workers: typing.Optional[int] = option(None, 'preprocessing processes',
+                                               computation=False)
+    output: str = option('runs/finetune', 'output folder', computation=False)
+
+
+# ---------------------------------------------------------------------------
+# Command lines from the dataclasses
+
+
+def _type_of(f):
+    t = f.type
+    if typing.get_origin(t) is typing.Union:           # Optional[X]
+        t = [a for a in typing.get_args(t) if a is not type(None)][0]
+    return t
+
+
+def _parse_int_list(text):
+    try:
+        return [int(i) for i in text.split(',') if i.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError('expected comma-separated integers, got %r' % text)
+
+
+def _parse_json_dict(text):
+    try:
+        value = json.loads(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError('invalid JSON %r: %s' % (text, e))
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError('expected a JSON object, got %r' % text)
+    return value
+
+
+def _checked(convert, name, minimum):
+    def parse(text):
+        value = convert(text)
+        if minimum is not None and value < minimum:
+            raise argparse.ArgumentTypeError('must be at least %s, got %s' % (minimum, text))
+        return value
+    parse.__name__ = name
+    return parse
+
+
+def build_parser(args_class, description=None, prog=None):
+    """An argparse parser with one option per field of the dataclass `args_class`:
+    `--field-name` (and the field's aliases), its default, help, choices and
+    minimum.  A boolean field that defaults to True gets `--no-field-name`."""
+    parser = argparse.ArgumentParser(
+        prog=prog, description=description or args_class.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    own = getattr(args_class, '__annotations__', {})
+    groups = {True: parser.add_argument_group('%s options' % args_class.__name__.replace(
+        'Args', '').lower()), False: parser.add_argument_group('training options')}
+    for f in sorted(dataclasses.fields(args_class), key=lambda f: f.name not in own):
+        meta, group = f.metadata, groups[f.name in own]
+        flag = '--' + f.name.replace('_', '-')
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        kind = _type_of(f)
+        if kind is bool:
+            if default:
+                group.add_argument('--no-' + f.name.replace('_', '-'), dest=f.name,
+                                   action='store_false', help='do not ' + meta['help'])
+            else:
+                group.add_argument(flag, *meta['flags'], dest=f.name, action='store_true',
+                                   help=meta['help'])
+            continue
+        convert = {list: _parse_int_list, dict: _parse_json_dict}.get(kind, kind)
+        if meta['minimum'] is not None:
+            convert = _checked(convert, kind.__name__, meta['minimum'])
+        help_text = meta['help'] + ('' if default in (None, [], {}) else ' (default: %s)'
+                                    % (default,))
+        group.add_argument(flag, *meta['flags'], dest=f.name, type=convert, default=default,
+                           choices=meta['choices'], metavar=meta['metavar'], help=help_text)
+    return parser
+
+
+def parse_args(args_class, argv=None, description=None, prog=None):
+    """Parse a command line into an `args_class` instance."""
+    ns = build_parser(args_class, description, prog).parse_args(argv)
+    return args_class(**vars(ns))
+
+
+# ---------------------------------------------------------------------------
+# args.json and resuming
+
+
+def computation_fields(args):
+    """The fields of `args` whose values change what a run computes."""
+    return {f.name: getattr(args, f.name) for f in dataclasses.fields(args)
+            if f.metadata.get('computation', True)}
+
+
+def _jsonable(value):
+    return json.loads(json.dumps(value))
+
+
+def resume_mismatch(saved, args):
+    """[(name, saved value, new value)] of the computation fields that differ
+    between a run's saved options (a dict) and `args`."""
+    out = []
+    for name, value in computation_fields(args).items():
+        if name in saved and _jsonable(saved[name]) != _jsonable(value):
+            out.append((name, saved[name], value))
+    return out
+
+
+def save_args(path, args, kind):
+    """Write `args` whole into `path` (JSON), with the job's `kind`."""
+    write_json_atomic(path, dict(kind=kind, args=args.to_dict()))
+
+
+def load_args(path):
+    """(kind, options dict) saved by `save_args`."""
+    with open(path) as f:
+        d = json.load(f)
+    return d.get('kind'), d.get('args', {})
