@@ -43,13 +43,24 @@ FINETUNE = dict(dataset='synthetic', max_train_examples=48, max_test_examples=16
                 batch_size=16, num_epochs=1, lr=1e-3, progress=False, num_workers=1)
 
 
+def finetune_run(output, **options):
+    from gluon_bert.train.jobs import run_finetuning
+    from gluon_bert.train.options import FinetuneArgs
+    return run_finetuning(FinetuneArgs(output=output, **dict(FINETUNE, **options)))
+
+
+def pretrain_run(output, **options):
+    from gluon_bert.train.jobs import run_pretraining
+    from gluon_bert.train.options import PretrainArgs
+    return run_pretraining(PretrainArgs(output=output, **options), model_overrides=TINY)
+
+
 @pytest.fixture(scope='module')
 def runs(tmp_path_factory):
-    from gluon_bert.train.jobs import run_finetuning
     base = tmp_path_factory.mktemp('runs')
     pretrained = tiny_pretrained(str(base / 'pre'))
     finetuned = str(base / 'finetune')
-    run_finetuning(finetuned, pretrained=pretrained, **FINETUNE)
+    finetune_run(finetuned, pretrained=pretrained)
     return pretrained, finetuned
 
 
@@ -58,47 +69,44 @@ def runs(tmp_path_factory):
 
 
 def test_finished_pretraining_is_refused_unless_overwrite(tmp_path):
-    from gluon_bert.train.jobs import run_pretraining
     out = str(tmp_path / 'pre')
     args = dict(dataset='synthetic', synthetic_paragraphs=30, num_steps=2, batch_size=8,
-                max_len=32, log_interval=1, progress=False, **TINY)
-    run_pretraining(out, **args)
+                max_len=32, log_interval=1, progress=False)
+    pretrain_run(out, **args)
     stamp = os.path.getmtime(os.path.join(out, 'model.params'))
     with pytest.raises(FileExistsError, match=re.escape(out) + '.*finished run.*--overwrite'):
-        run_pretraining(out, **args)
+        pretrain_run(out, **args)
     with pytest.raises(FileExistsError, match='finished run'):
-        run_pretraining(out, resume=True, **args)
+        pretrain_run(out, resume=True, **args)
     assert os.path.getmtime(os.path.join(out, 'model.params')) == stamp   # untouched
-    run_pretraining(out, overwrite=True, **args)
+    pretrain_run(out, overwrite=True, **args)
     assert os.path.exists(os.path.join(out, 'summary.json'))
 
 
 def test_finished_finetuning_is_refused_unless_overwrite(runs, tmp_path):
-    from gluon_bert.train.jobs import run_finetuning
     pretrained, _ = runs
     out = str(tmp_path / 'ft')
-    run_finetuning(out, pretrained=pretrained, **FINETUNE)
+    finetune_run(out, pretrained=pretrained)
     with open(os.path.join(out, 'metrics.json')) as f:
         before = f.read()
     with pytest.raises(FileExistsError, match=re.escape(out) + '.*finished run.*--overwrite'):
-        run_finetuning(out, pretrained=pretrained, **FINETUNE)
+        finetune_run(out, pretrained=pretrained)
     with open(os.path.join(out, 'metrics.json')) as f:
         assert f.read() == before
-    summary = run_finetuning(out, pretrained=pretrained, overwrite=True, **FINETUNE)
+    summary = finetune_run(out, pretrained=pretrained, overwrite=True)
     assert summary['num_epochs'] == 1
 
 
 def test_unfinished_run_with_checkpoints_needs_resume_or_overwrite(runs, tmp_path):
-    from gluon_bert.train.jobs import run_finetuning
     from gluon_bert.train import checkpoint as state
     pretrained, _ = runs
     out = str(tmp_path / 'ft')
-    run_finetuning(out, pretrained=pretrained, **FINETUNE)
+    finetune_run(out, pretrained=pretrained)
     os.remove(os.path.join(out, 'metrics.json'))          # as if it had been interrupted
     assert state.list_checkpoints(os.path.join(out, 'checkpoints'))
     with pytest.raises(FileExistsError, match='checkpoints of an earlier run.*--resume'):
-        run_finetuning(out, pretrained=pretrained, **FINETUNE)
-    run_finetuning(out, pretrained=pretrained, overwrite=True, **FINETUNE)
+        finetune_run(out, pretrained=pretrained)
+    finetune_run(out, pretrained=pretrained, overwrite=True)
 
 
 # ---------------------------------------------------------------------------
@@ -119,7 +127,7 @@ def test_long_pair_is_truncated_with_a_note(runs, capsys):
 
 def test_predict_pair_truncates_and_caps_max_len_at_the_model(runs):
     from gluon_bert.model.folders import load_classifier
-    from gluon_bert.train.finetune import predict_pair
+    from gluon_bert.inference import predict_pair
     _, finetuned = runs
     net, tokenizer = load_classifier(finetuned)
     label, probs, truncated = predict_pair(net, tokenizer, LONG, 'a dog', max_len=16)
@@ -158,15 +166,14 @@ def write(path, data):
      2, 'invalid JSON'),
 ])
 def test_broken_snli_file_names_file_and_line(runs, tmp_path, name, content, line, what):
-    from gluon_bert.train.jobs import run_finetuning
     pretrained, _ = runs
     bad = write(tmp_path / name, content)
     good = write(tmp_path / 'good.tsv', GOOD)
-    args = dict(FINETUNE, dataset='snli', max_train_examples=None, max_test_examples=None)
+    args = dict(dataset='snli', max_train_examples=None, max_test_examples=None)
     for train, test in ((bad, good), (good, bad)):
         with pytest.raises(ValueError) as info:
-            run_finetuning(str(tmp_path / 'out'), pretrained=pretrained, train_file=train,
-                           test_file=test, overwrite=True, **args)
+            finetune_run(str(tmp_path / 'out'), pretrained=pretrained, train_file=train,
+                         test_file=test, overwrite=True, **args)
         message = str(info.value)
         assert message.startswith('%s: line %d: ' % (bad, line)), message
         assert what in message, message

@@ -32,7 +32,7 @@ NUM_PAIRS, BATCH, EPOCHS, SEED = 145, 24, 3, 3
 # SGD with momentum: the update is linear in the summed gradient, so 2 workers
 # and 1 worker agree to float rounding (Adam divides near-zero gradients, such
 # as the attention key bias's, by their own size, which amplifies rounding).
-OPTIMIZER, OPTIMIZER_PARAMS = 'sgd', {'learning_rate': 0.05, 'momentum': 0.9}
+OPTIMIZER = dict(optimizer='sgd', lr=0.05, optimizer_params={'momentum': 0.9})
 
 
 class ArrayNLI:
@@ -75,12 +75,16 @@ def train(folder, kvstore, name, kill_after=0):
     from gluon_bert.train import devices as distributed
     from gluon_bert.model.config import BERTConfig
     from gluon_bert.train.finetune import finetune
+    from gluon_bert.train.optim import make_trainer, num_training_steps
+    from gluon_bert.train.options import FinetuneArgs
     from gluon_bert.model.bert import BERTModel, BERTClassifier
     cluster = distributed.setup_kvstore(kvstore)
     net = BERTClassifier(BERTModel(BERTConfig.load(os.path.join(folder, 'config.json'))))
     net.load_parameters(os.path.join(folder, 'init.params'), ctx=mx.cpu())
-    trainer = distributed.make_trainer(net.collect_params(), OPTIMIZER, dict(OPTIMIZER_PARAMS),
-                                       cluster)
+    args = FinetuneArgs(num_epochs=EPOCHS, batch_size=BATCH, seed=SEED, progress=False,
+                        checkpoint_every=3, **OPTIMIZER)
+    data = ArrayNLI(os.path.join(folder, 'data.npz'))
+    trainer = make_trainer(net, args, num_training_steps(len(data), BATCH, EPOCHS), cluster)
     if kill_after:
         step, done = trainer.step, [0]
 
@@ -94,10 +98,8 @@ def train(folder, kvstore, name, kill_after=0):
         trainer.step = dying_step
     # Checkpoints every 3 steps (rank 0 writes them): the running sums are then
     # summed over the workers in the middle of the epochs too.
-    summary = finetune(net, ArrayNLI(os.path.join(folder, 'data.npz')), None, [mx.cpu()],
-                       num_epochs=EPOCHS, batch_size=BATCH, seed=SEED,
-                       progress=False, kvstore=cluster, trainer=trainer,
-                       checkpoint_dir=os.path.join(folder, 'ck-' + name), checkpoint_every=3)
+    summary = finetune(net, data, None, [mx.cpu()], args, cluster=cluster, trainer=trainer,
+                       checkpoint_dir=os.path.join(folder, 'ck-' + name))
     base = os.path.join(folder, '%s.rank%d' % (name, cluster.rank))
     net.save_parameters(base + '.params')
     summary.pop('records')

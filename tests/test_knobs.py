@@ -18,7 +18,7 @@ TINY = dict(num_hiddens=32, ffn_num_hiddens=32, num_heads=2, num_blks=1, dropout
 # SGD: the update is linear in the summed gradient (Adam would divide the
 # near-zero gradients of e.g. the attention key bias by their own size and so
 # amplify float rounding; the accumulation itself is the same).
-SGD = dict(optimizer='sgd', optimizer_params={'learning_rate': 0.1, 'momentum': 0.9})
+SGD = dict(optimizer='sgd', lr=0.1, optimizer_params={'momentum': 0.9})
 
 
 from nli_arrays import ArrayNLI  # noqa: E402
@@ -63,13 +63,15 @@ def count_forwards(net):
 def test_grad_accumulation_equals_the_whole_batch(nli, accum):
     import mxnet as mx
     from gluon_bert.train.finetune import finetune
+    from gluon_bert.train.options import FinetuneArgs
     data, vocab_size = nli
     runs = {}
     for k in (1, accum):
         net = classifier(vocab_size)
         sizes = count_forwards(net)
-        summary = finetune(net, data, None, [mx.cpu()], num_epochs=2, batch_size=30, seed=1,
-                           progress=False, hybridize=False, grad_accum=k, **SGD)
+        summary = finetune(net, data, None, [mx.cpu()],
+                           FinetuneArgs(num_epochs=2, batch_size=30, seed=1, progress=False,
+                                        grad_accum=k, **SGD), hybridize=False)
         runs[k] = params_of(net), summary, sizes
         if k > 1:
             assert all(p.grad_req == 'add' for p in net.collect_params().values())
@@ -92,6 +94,7 @@ def test_grad_accumulation_in_pretraining(tmp_path):
     from gluon_bert.model.config import BERTConfig
     from gluon_bert.model.bert import BERTModel
     from gluon_bert.train.pretrain import pretrain
+    from gluon_bert.train.options import PretrainArgs
     from gluon_bert.data.synthetic import write_wikitext
     from gluon_bert.data.wikitext import WikiTextDataset, read_wiki
     write_wikitext(str(tmp_path), 40, seed=0)
@@ -101,9 +104,10 @@ def test_grad_accumulation_in_pretraining(tmp_path):
         mx.random.seed(3)
         net = BERTModel(BERTConfig(vocab_size=len(data.vocab), **TINY))
         net.initialize(mx.init.Xavier())
-        summary = pretrain(net, data, [mx.cpu()], num_steps=5, batch_size=32, seed=0,
-                           log_interval=5, progress=False, optimizer='sgd', lr=0.05,
-                           grad_accum=k)
+        summary = pretrain(net, data, [mx.cpu()],
+                           PretrainArgs(num_steps=5, batch_size=32, seed=0, log_interval=5,
+                                        progress=False, optimizer='sgd', lr=0.05,
+                                        grad_accum=k))
         results[k] = params_of(net), summary
     diff = max_diff(results[1][0], results[4][0])
     assert diff < 1e-5, diff
@@ -124,6 +128,7 @@ def test_amp_on_cpu_is_refused_with_a_clear_message(nli, tmp_path):
     import mxnet as mx
     from gluon_bert.train.devices import check_amp_support
     from gluon_bert.train.finetune import finetune
+    from gluon_bert.train.options import FinetuneArgs
     data, vocab_size = nli
     with pytest.raises(RuntimeError) as info:
         check_amp_support([mx.cpu()])
@@ -132,8 +137,8 @@ def test_amp_on_cpu_is_refused_with_a_clear_message(nli, tmp_path):
     net = classifier(vocab_size)
     before = params_of(net)
     with pytest.raises(RuntimeError, match='mixed precision'):
-        finetune(net, data, None, [mx.cpu()], num_epochs=1, batch_size=30, progress=False,
-                 amp=True)
+        finetune(net, data, None, [mx.cpu()],
+                 FinetuneArgs(num_epochs=1, batch_size=30, progress=False, amp=True))
     assert max_diff(before, params_of(net)) == 0.0          # nothing was trained
     from mxnet.contrib import amp
     assert not amp.amp._amp_initialized                      # and AMP was not switched on
@@ -145,6 +150,7 @@ sys.path.insert(0, %(root)r)
 sys.path.insert(0, %(tests)r)
 import test_knobs as t
 from gluon_bert.train.finetune import finetune
+from gluon_bert.train.options import FinetuneArgs
 from gluon_bert.data.snli import SNLIBERTDataset
 from gluon_bert.data.synthetic import nli_task
 from gluon_bert.text.vocab import WordTokenizer, build_vocab, tokenize
@@ -155,8 +161,8 @@ from mxnet.contrib import amp
 amp.init()
 net = t.classifier(len(vocab))
 net.collect_params().reset_ctx(mx.gpu(0))
-s = finetune(net, ds, None, [mx.gpu(0)], num_epochs=2, batch_size=30, lr=1e-3, progress=False,
-             amp=True, grad_accum=2)
+s = finetune(net, ds, None, [mx.gpu(0)], FinetuneArgs(num_epochs=2, batch_size=30, lr=1e-3,
+                                                     progress=False, amp=True, grad_accum=2))
 assert np.isfinite(s['train_loss']), s
 print('AMP OK', s['train_loss'])
 '''

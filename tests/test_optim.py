@@ -11,7 +11,8 @@ from mxnet import autograd, gluon
 from gluon_bert.model import folders as checkpoint
 from gluon_bert.model.config import BERTConfig
 from gluon_bert.model.bert import BERTModel, BERTClassifier
-from gluon_bert.train.optim import (make_trainer, WarmupLinearScheduler, num_training_steps, freeze,
+from gluon_bert.train.options import FinetuneArgs
+from gluon_bert.train.optim import (make_trainer, lr_schedule, num_training_steps, freeze,
                               no_decay)
 
 
@@ -46,13 +47,18 @@ def step(net, trainer, n=1):
         trainer.step(4)
 
 
+def trainer_for(net, num_steps=None, **options):
+    """`make_trainer` with the fine-tuning options `options` (FinetuneArgs fields)."""
+    return make_trainer(net, FinetuneArgs(**options), num_steps)
+
+
 def snapshot(net):
     return {k: p.data().asnumpy().copy() for k, p in net._collect_params_with_prefix().items()}
 
 
 def test_defaults_are_the_chapters_trainer():
     net_a, net_b = small_classifier(), small_classifier()
-    trainer = make_trainer(net_a)
+    trainer = trainer_for(net_a)
     opt = trainer._optimizer
     assert type(opt).__name__ == 'Adam' and opt.lr_scheduler is None
     assert trainer.learning_rate == 1e-4 and opt.wd == 0
@@ -66,7 +72,7 @@ def test_defaults_are_the_chapters_trainer():
 
 def test_no_weight_decay_on_bias_and_layernorm():
     net = small_classifier()
-    trainer = make_trainer(net, lr=1e-3, num_steps=10, weight_decay=0.01)
+    trainer = trainer_for(net, lr=1e-3, num_steps=10, weight_decay=0.01)
     assert type(trainer._optimizer).__name__ == 'BERTAdam'       # decoupled: AdamW
     assert trainer._optimizer.wd == 0.01
     params = net._collect_params_with_prefix()
@@ -80,7 +86,7 @@ def test_no_weight_decay_on_bias_and_layernorm():
     assert params['encoder.token_embedding.weight'].wd_mult == 1
     # With zero gradients only decay acts: weights shrink, exempt parameters stay.
     net2 = small_classifier()
-    trainer = make_trainer(net2, lr=0.1, num_steps=10, optimizer='adamw', weight_decay=0.5)
+    trainer = trainer_for(net2, lr=0.1, num_steps=10, optimizer='adamw', weight_decay=0.5)
     before = snapshot(net2)
     t, s, v, _ = batch()
     with autograd.record():
@@ -96,41 +102,41 @@ def test_no_weight_decay_on_bias_and_layernorm():
 
 
 def test_schedule_values():
-    s = WarmupLinearScheduler(num_steps=10, base_lr=1.0, warmup_steps=2)
+    s = lr_schedule(num_steps=10, base_lr=1.0, warmup_steps=2)
     values = [s(n) for n in range(0, 12)]
     np.testing.assert_allclose(values, [0, 0.5, 1.0, 0.875, 0.75, 0.625, 0.5, 0.375, 0.25,
                                         0.125, 0.0, 0.0])
-    s = WarmupLinearScheduler(num_steps=10, base_lr=2.0, warmup_steps=4, decay='constant')
+    s = lr_schedule(num_steps=10, base_lr=2.0, warmup_steps=4, decay='constant')
     assert [s(n) for n in (1, 2, 4, 9, 20)] == [0.5, 1.0, 2.0, 2.0, 2.0]
-    s = WarmupLinearScheduler(num_steps=4, base_lr=1.0)
+    s = lr_schedule(num_steps=4, base_lr=1.0)
     assert [s(n) for n in (1, 2, 3, 4)] == [0.75, 0.5, 0.25, 0.0]
     with pytest.raises(ValueError):
-        WarmupLinearScheduler(num_steps=0)
+        lr_schedule(num_steps=0, base_lr=1.0)
     with pytest.raises(ValueError):
-        WarmupLinearScheduler(num_steps=5, warmup_steps=6)
+        lr_schedule(num_steps=5, base_lr=1.0, warmup_steps=6)
     assert num_training_steps(100, 32, 2) == 8 and num_training_steps(96, 32, 3) == 9
 
 
 def test_trainer_follows_the_schedule():
     net = small_classifier()
-    trainer = make_trainer(net, lr=1e-3, num_steps=10, warmup_ratio=0.2)
+    trainer = trainer_for(net, lr=1e-3, num_steps=10, warmup_ratio=0.2)
     sched = trainer._optimizer.lr_scheduler
-    assert isinstance(sched, WarmupLinearScheduler)
-    assert (sched.num_steps, sched.warmup, sched.decay) == (10, 2, 'linear')
+    assert isinstance(sched, mx.lr_scheduler.PolyScheduler)         # linear: power 1
+    assert (sched.max_update, sched.warmup_steps, sched.power) == (10, 2, 1)
     seen = []
     for _ in range(4):          # the learning rate each update used
         step(net, trainer)
         seen.append(trainer.learning_rate)
     np.testing.assert_allclose(seen, [5e-4, 1e-3, 1e-3 * 7 / 8, 1e-3 * 6 / 8])
     with pytest.raises(ValueError, match='num_steps'):
-        make_trainer(small_classifier(), warmup_ratio=0.1)
-    trainer = make_trainer(small_classifier(), lr=1e-3, num_steps=10, lr_schedule='linear')
+        trainer_for(small_classifier(), warmup_ratio=0.1)
+    trainer = trainer_for(small_classifier(), lr=1e-3, num_steps=10, lr_schedule='linear')
     assert trainer._optimizer.lr_scheduler(5) == pytest.approx(5e-4)
 
 
 def test_head_learning_rate():
     net = small_classifier()
-    trainer = make_trainer(net, lr=0.01, optimizer='sgd', head_lr=0.5)
+    trainer = trainer_for(net, lr=0.01, optimizer='sgd', head_lr=0.5)
     params = net._collect_params_with_prefix()
     assert params['output.weight'].lr_mult == params['output.bias'].lr_mult == 50
     assert params['hidden.weight'].lr_mult == 1
@@ -152,7 +158,7 @@ def test_head_learning_rate():
 
 def test_frozen_parameters_unchanged():
     net = small_classifier()
-    trainer = make_trainer(net, lr=1e-2, freeze_embeddings=True, freeze_layers=(0, -1))
+    trainer = trainer_for(net, lr=1e-2, freeze_embeddings=True, freeze_layers=(0, -1))
     params = net._collect_params_with_prefix()
     before = snapshot(net)
     step(net, trainer, 2)
@@ -187,11 +193,11 @@ def test_finetuning_options_end_to_end(tmp_path):
     pretrained = str(tmp_path / 'pretrained')
     checkpoint.save_pretrained(pretrained, bert, tokenizer)
     out = str(tmp_path / 'finetuned')
-    summary = run_finetuning(out, pretrained=pretrained, dataset='synthetic',
-                             synthetic_pairs=(96, 32), max_len=48, batch_size=32, num_epochs=2,
-                             lr=1e-3, progress=False, num_workers=0, weight_decay=0.01,
-                             warmup_ratio=0.25, head_lr=5e-3, freeze_embeddings=True,
-                             freeze_layers=[0])
+    summary = run_finetuning(FinetuneArgs(
+        output=out, pretrained=pretrained, dataset='synthetic', synthetic_pairs=[96, 32],
+        max_len=48, batch_size=32, num_epochs=2, lr=1e-3, progress=False, num_workers=0,
+        weight_decay=0.01, warmup_ratio=0.25, head_lr=5e-3, freeze_embeddings=True,
+        freeze_layers=[0]))
     with open(os.path.join(out, 'metrics.json')) as f:
         saved = json.load(f)
     assert saved['weight_decay'] == 0.01 and saved['warmup_ratio'] == 0.25

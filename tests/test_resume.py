@@ -177,6 +177,7 @@ def run_finetune(nli, folder, crash_after=None, on_step=None, **kwargs):
     import mxnet as mx
     from mxnet import gluon
     from gluon_bert.train.finetune import finetune
+    from gluon_bert.train.options import FinetuneArgs
     data, vocab_size = nli
     net = classifier(vocab_size)
     step, done = gluon.Trainer.step, [0]
@@ -189,11 +190,12 @@ def run_finetune(nli, folder, crash_after=None, on_step=None, **kwargs):
         if done[0] == crash_after:
             raise Crash()
     args = dict(num_epochs=2, batch_size=24, lr=2e-3, seed=4, progress=False,
-                checkpoint_dir=folder, checkpoint_every=2, keep_checkpoints=3)
+                checkpoint_every=2, keep_checkpoints=3)
     args.update(kwargs)
     gluon.Trainer.step = counting_step
     try:
-        summary = finetune(net, data, None, [mx.cpu()], **args)
+        summary = finetune(net, data, None, [mx.cpu()], FinetuneArgs(**args),
+                           checkpoint_dir=folder)
     except Crash:
         summary = None
     finally:
@@ -337,6 +339,7 @@ def run_pretrain(data, folder, crash_after=None, **kwargs):
     from gluon_bert.model.config import BERTConfig
     from gluon_bert.model.bert import BERTModel
     from gluon_bert.train.pretrain import pretrain
+    from gluon_bert.train.options import PretrainArgs
     mx.random.seed(5)
     net = BERTModel(BERTConfig(vocab_size=len(data.vocab), **TINY))
     net.initialize(mx.init.Xavier())
@@ -349,9 +352,10 @@ def run_pretrain(data, folder, crash_after=None, **kwargs):
             raise Crash()
     gluon.Trainer.step = counting_step
     try:
-        summary = pretrain(net, data, [mx.cpu()], num_steps=kwargs.pop('num_steps', 14),
-                           batch_size=32, lr=2e-3, seed=2, log_interval=4, progress=False,
-                           checkpoint_dir=folder, checkpoint_every=3, **kwargs)
+        args = PretrainArgs(num_steps=kwargs.pop('num_steps', 14), batch_size=32, lr=2e-3,
+                            seed=2, log_interval=4, progress=False, checkpoint_every=3,
+                            **kwargs)
+        summary = pretrain(net, data, [mx.cpu()], args, checkpoint_dir=folder)
     except Crash:
         summary = None
     finally:

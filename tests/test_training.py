@@ -11,6 +11,7 @@ from gluon_bert.model.config import BERTConfig
 from gluon_bert.model.bert import BERTModel, BERTClassifier
 from gluon_bert.train.pretrain import pretrain
 from gluon_bert.train.finetune import finetune
+from gluon_bert.train.options import FinetuneArgs, PretrainArgs
 from gluon_bert.inference import evaluate_accuracy
 from gluon_bert.data.snli import SNLIBERTDataset
 from gluon_bert.data.synthetic import nli_task, wikitext_lines
@@ -73,8 +74,9 @@ def test_split_never_gives_an_empty_shard():
 def test_pretraining_lowers_mlm_and_nsp_loss(wiki, bucket):
     """With shuffled batches (the chapter) and with length buckets alike."""
     net = fresh_bert(tiny_config(len(wiki.vocab), dropout=0.1), [mx.cpu()])
-    s = pretrain(net, wiki, [mx.cpu()], num_steps=300, batch_size=64, lr=2e-3,
-                 log_interval=50, progress=False, bucket=bucket)
+    s = pretrain(net, wiki, [mx.cpu()], PretrainArgs(num_steps=300, batch_size=64, lr=2e-3,
+                                                     log_interval=50, progress=False,
+                                                     bucket=bucket))
     first, last = s['records'][0], s['records'][-1]
     assert last['mlm_loss'] < 0.7 * first['mlm_loss'], s['records']
     assert last['nsp_loss'] < 0.9 * first['nsp_loss'], s['records']
@@ -90,8 +92,10 @@ def test_pretraining_on_two_devices_has_no_stale_gradients(wiki):
         warnings.simplefilter('error')
         # (MXNet's own imports raise DeprecationWarnings of numpy/scipy APIs.)
         warnings.simplefilter('ignore', DeprecationWarning)
-        pretrain(net, wiki, ctxs, num_steps=3, batch_size=5, progress=False, hybridize=False)
-        pretrain(net, wiki, ctxs, num_steps=2, batch_size=1, progress=False, hybridize=False)
+        pretrain(net, wiki, ctxs, PretrainArgs(num_steps=3, batch_size=5, progress=False),
+                 hybridize=False)
+        pretrain(net, wiki, ctxs, PretrainArgs(num_steps=2, batch_size=1, progress=False),
+                 hybridize=False)
 
 
 @pytest.mark.parametrize('job', ['pretrain', 'finetune'])
@@ -103,15 +107,15 @@ def test_two_devices_equal_one_device(job, wiki, nli):
     for ctxs in ([mx.cpu(0)], [mx.cpu(0), mx.cpu(1)]):
         if job == 'pretrain':
             net = fresh_bert(tiny_config(len(wiki.vocab)), ctxs)
-            pretrain(net, wiki, ctxs, num_steps=4, batch_size=17, lr=0.5, progress=False,
-                     optimizer='sgd')
+            pretrain(net, wiki, ctxs, PretrainArgs(num_steps=4, batch_size=17, lr=0.5,
+                                                   progress=False, optimizer='sgd'))
         else:
             train, test, tok = nli
             bert = fresh_bert(tiny_config(len(tok)), ctxs)
             net = BERTClassifier(bert)
             net.output.initialize(init.Xavier(), ctx=ctxs)
-            finetune(net, train, None, ctxs, num_epochs=1, batch_size=100, lr=0.5,
-                     progress=False, optimizer='sgd')
+            finetune(net, train, None, ctxs, FinetuneArgs(num_epochs=1, batch_size=100, lr=0.5,
+                                                          progress=False, optimizer='sgd'))
         results.append(params_of(net))
     one, two = results
     assert one.keys() == two.keys()
@@ -134,8 +138,8 @@ def test_accuracy_counts_each_example_once(nli):
     net = BERTClassifier(fresh_bert(tiny_config(len(tok)), [mx.cpu()]))
     net.output.initialize(init.Zero())
     net.output.bias.set_data(mx.nd.array([10.0, 0.0, 0.0]))
-    s = finetune(net, train, test, [mx.cpu()], num_epochs=1, batch_size=64, lr=0.0,
-                 progress=False)
+    s = finetune(net, train, test, [mx.cpu()], FinetuneArgs(num_epochs=1, batch_size=64, lr=0.0,
+                                                            progress=False))
     assert s['train_acc'] == pytest.approx(float((train.labels == 0).mean()), abs=1e-9)
     assert s['test_acc'] == pytest.approx(float((test.labels == 0).mean()), abs=1e-9)
     net.collect_params().reset_ctx([mx.cpu(0), mx.cpu(1)])
@@ -148,8 +152,8 @@ def test_finetuning_lowers_the_loss(nli):
     train, test, tok = nli
     net = BERTClassifier(fresh_bert(tiny_config(len(tok), dropout=0.1), [mx.cpu()]))
     net.output.initialize(init.Xavier())
-    s = finetune(net, train, test, [mx.cpu()], num_epochs=4, batch_size=32, lr=1e-3,
-                 progress=False)
+    s = finetune(net, train, test, [mx.cpu()], FinetuneArgs(num_epochs=4, batch_size=32, lr=1e-3,
+                                                            progress=False))
     losses = [r['train_loss'] for r in s['records']]
     assert losses[-1] < losses[0] - 0.05, losses
 
@@ -191,8 +195,9 @@ def test_finetuning_learns_the_synthetic_task(bucket):
                          max_len=32)
     net = BERTClassifier(fresh_bert(config, [mx.cpu()]))
     net.output.initialize(init.Xavier())
-    s = finetune(net, train_set, test_set, [mx.cpu()], num_epochs=12, batch_size=64,
-                 lr=1e-3, bucket=bucket, progress=False)
+    s = finetune(net, train_set, test_set, [mx.cpu()],
+                 FinetuneArgs(num_epochs=12, batch_size=64, lr=1e-3, bucket=bucket,
+                              progress=False))
     assert s['test_acc'] >= 0.9, [(r['train_acc'], r['test_acc']) for r in s['records']]
     assert s['num_train_examples'] == 3000 and s['num_test_examples'] == 600
 

@@ -90,6 +90,20 @@ def prepare_net(net, ctxs, hybridize=True, amp=False, grad_accum=1):
     _dev.enable_grad_accumulation(net.collect_params(), grad_accum)
 
 
+def _idle_devices_take_part(params, idle):
+    """A batch smaller than the number of devices leaves some of them without
+    examples (`split_and_load` never makes an empty shard).  Their gradients
+    would still hold the previous step's (summed into this update), or the
+    trainer would refuse them as stale: they count as zero, as a device with no
+    examples contributes nothing."""
+    for p in params.values():
+        if p.grad_req == 'null':
+            continue
+        for ctx in idle:
+            p.grad(ctx)[:] = 0
+            p.data(ctx)._fresh_grad = True
+
+
 def _update(trainer, params, ctxs, step_size, ignore_stale, clip_norm):
     """One optimizer step.  With `clip_norm`, the summed gradients are clipped to
     that global L2 norm per example of the step (`gluon.utils.clip_global_norm`)
@@ -117,7 +131,7 @@ class _Window:
         self.items.append((vector, size))
 
     def check_finite(self, step, epoch, checkpointer):
-        _ckpt.check_finite([v for v, _ in self.items[self.checked:]], step, epoch,
+        _ckpt.check_finite([v.sum() for v, _ in self.items[self.checked:]], step, epoch,
                            checkpointer)
         self.checked = len(self.items)
 
@@ -191,12 +205,15 @@ def train(net, job, ctxs, args, cluster=None, trainer=None, checkpoint_dir=None,
                 continue
             mx.random.seed(_dev.step_seed(args.seed, step, cluster.rank))
             share, weight = _dev.worker_share(idx, cluster)
-            parts = []
+            parts, used = [], 0
             for micro in _dev.micro_batches(share, args.grad_accum):
                 with autograd.record():
                     losses, metrics = job.forward(net, micro, idx)
                 _dev.backward(losses, trainer, args.amp, weight)
                 parts += [mx.nd.concat(*metrics, dim=0)] if width > 1 else list(metrics)
+                used = max(used, len(losses))
+            if used < len(ctxs):
+                _idle_devices_take_part(params, ctxs[used:])
             _update(trainer, params, ctxs, job.step_size(idx), job.ignore_stale_grad,
                     args.clip_grad_norm)
             _dev.zero_grads(params, args.grad_accum)

@@ -135,6 +135,11 @@ def make_trainer(net, args, num_steps=None, cluster=None):
             params[name].lr_mult = head_lr / lr
 
     opt_params = dict(args.optimizer_params or {})
+    for key, option in (('learning_rate', 'lr'), ('wd', 'weight_decay'),
+                        ('lr_scheduler', 'lr_schedule')):
+        if key in opt_params:
+            raise ValueError('optimizer_params must not set %r: use the %s option'
+                             % (key, option))
     opt_params['learning_rate'] = lr
     name = args.optimizer.lower()
     if name in ('adamw', 'bertadam') or (name == 'adam' and weight_decay > 0):
