@@ -22,9 +22,6 @@ def write_json_atomic(path, obj):
 
 
 def file_digest(path, algorithm='sha256'):
-    """Hex digest of a file's bytes, read in 1 MiB blocks."""
-    h = hashlib.new(algorithm)
+    """Hex digest of a file's bytes (`hashlib.file_digest`)."""
     with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, algorithm).hexdigest()
