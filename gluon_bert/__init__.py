@@ -9,17 +9,12 @@ choose.
 import os
 import sys
 
-
-
-def _usable_cpus():
-    """The CPUs this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
-
+from gluon_bert.system import usable_cpus
 
 # Whether the value in os.environ is this default rather than the user's choice.
 _omp_threads_defaulted = 'mxnet' not in sys.modules and not os.environ.get('OMP_NUM_THREADS')
 if _omp_threads_defaulted:
-    os.environ['OMP_NUM_THREADS'] = str(_usable_cpus())
+    os.environ['OMP_NUM_THREADS'] = str(usable_cpus())
 
 from gluon_bert.model.config import BERTConfig, PRESETS, get_config  # noqa: E402
 from gluon_bert.model.bert import (BERTEncoder, MaskLM, NextSentencePred, BERTModel, BERTClassifier)

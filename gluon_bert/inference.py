@@ -8,7 +8,7 @@ import mxnet as mx
 from gluon_bert.model.folders import load_classifier
 from gluon_bert.evaluation import classification_report, format_report
 from gluon_bert.data.batching import iterate_batches, nli_batch, split_and_load
-from gluon_bert.train.devices import parse_contexts
+from gluon_bert.system import parse_contexts
 
 __all__ = ['predict_logits', 'evaluate_accuracy', 'predict_pair', 'evaluate_file',
            'predict_text']
