@@ -1,5 +1,4 @@
 """Using a fine-tuned classifier: evaluate it on a file, predict one pair."""
-import json
 import os
 
 import numpy as np
@@ -7,6 +6,7 @@ import mxnet as mx
 
 from gluon_bert.model.folders import load_classifier
 from gluon_bert.evaluation import classification_report, format_report
+from gluon_bert.fileio import write_json_atomic
 from gluon_bert.data.batching import iterate_batches, nli_batch, split_and_load
 from gluon_bert.system import parse_contexts
 
@@ -73,11 +73,7 @@ def evaluate_file(model_dir, data_path, json_path=None, max_len=128, batch_size=
     if json_path is None:
         base = os.path.splitext(os.path.basename(data_path))[0]
         json_path = os.path.join(model_dir, 'eval_%s.json' % base)
-    tmp = json_path + '.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(report, f, indent=2)
-        f.write('\n')
-    os.replace(tmp, json_path)
+    write_json_atomic(json_path, report)
     if verbose:
         print(format_report(report))
         print('report written to %s' % json_path)

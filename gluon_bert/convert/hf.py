@@ -13,13 +13,13 @@ matrix (tied in Hugging Face), copied.
     pre = load_hf_bert('/path/to/bert-folder')
     checkpoint.save_pretrained('runs/minilm', pre.bert, pre.tokenizer)   # a gluon_bert folder
 """
-import json
 import os
 import re
 
 import numpy as np
 import mxnet as mx
 
+from gluon_bert.fileio import read_json
 from gluon_bert.model.folders import Pretrained
 from gluon_bert.model.config import BERTConfig
 from gluon_bert.model.bert import BERTModel
@@ -221,12 +221,7 @@ def load_hf_bert(path, ctx=None, verbose=True):
     if not os.path.exists(config_path):
         raise FileNotFoundError('%s is not a Hugging Face model folder: %s is missing'
                                 % (folder, config_path))
-    with open(config_path, encoding='utf-8') as f:
-        try:
-            hf_config = json.load(f)
-        except json.JSONDecodeError as e:
-            raise ValueError('%s: line %d: invalid JSON: %s' % (config_path, e.lineno, e.msg))
-    config = hf_config_to_bert_config(hf_config, config_path)
+    config = hf_config_to_bert_config(read_json(config_path), config_path)
     tokenizer = WordPieceTokenizer.from_hf_folder(folder)
     if len(tokenizer) > config.vocab_size:
         raise ValueError('%s: vocab.txt has %d tokens, more than vocab_size %d'

@@ -6,12 +6,13 @@ import os
 
 import mxnet as mx
 
+from gluon_bert.fileio import write_atomic
 from gluon_bert.model.config import BERTConfig
 from gluon_bert.model.bert import BERTModel, BERTClassifier
 from gluon_bert.text import load_tokenizer
 
 __all__ = ['Pretrained', 'save_pretrained', 'load_pretrained_folder', 'save_classifier',
-           'load_classifier', 'save_params_atomic']
+           'load_classifier']
 
 MODEL_PARAMS = 'model.params'
 CLASSIFIER_PARAMS = 'classifier.params'
@@ -32,19 +33,11 @@ class Pretrained:
                 % (self.source, c.num_blks, c.num_hiddens, c.num_heads, c.vocab_size))
 
 
-def save_params_atomic(block, path):
-    tmp = path + '.tmp'
-    block.save_parameters(tmp)
-    with open(tmp, 'rb') as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def save_pretrained(folder, bert, tokenizer):
     os.makedirs(folder, exist_ok=True)
     bert.config.save(os.path.join(folder, 'config.json'))
     tokenizer.save(folder)
-    save_params_atomic(bert, os.path.join(folder, MODEL_PARAMS))
+    write_atomic(os.path.join(folder, MODEL_PARAMS), bert.save_parameters)
 
 
 def _load_folder(folder, ctx):
@@ -77,7 +70,7 @@ def save_classifier(folder, classifier, tokenizer):
     os.makedirs(folder, exist_ok=True)
     classifier.config.save(os.path.join(folder, 'config.json'))
     tokenizer.save(folder)
-    save_params_atomic(classifier, os.path.join(folder, CLASSIFIER_PARAMS))
+    write_atomic(os.path.join(folder, CLASSIFIER_PARAMS), classifier.save_parameters)
 
 
 def load_classifier(folder, ctx=None):

@@ -6,12 +6,11 @@ that the datasets, `predict` and `evaluate` work the same with the chapter's wor
 vocabulary and with WordPiece vocabularies of pretrained checkpoints.
 """
 import collections
-import json
 import os
 
 import gluonnlp as nlp
 
-from gluon_bert.fileio import write_text_atomic
+from gluon_bert.fileio import write_json_atomic, write_text_atomic
 
 __all__ = ['tokenize', 'build_vocab', 'truncate_pair_of_tokens', 'WordTokenizer']
 
@@ -79,8 +78,7 @@ class WordTokenizer:
     def save(self, folder):
         """Write `vocab.json` and `tokenizer.json` into `folder`."""
         write_text_atomic(os.path.join(folder, 'vocab.json'), self.vocab.to_json())
-        write_text_atomic(os.path.join(folder, 'tokenizer.json'),
-                    json.dumps({'kind': self.kind}) + '\n')
+        write_json_atomic(os.path.join(folder, 'tokenizer.json'), {'kind': self.kind})
 
     @classmethod
     def load(cls, folder):

@@ -15,12 +15,11 @@ GluonNLP's tokenizer objects are not pickled; a copy sent to a worker process
 rebuilds them.
 """
 import collections
-import json
 import os
 
 import gluonnlp as nlp
 
-from gluon_bert.fileio import write_text_atomic
+from gluon_bert.fileio import read_json, write_json_atomic, write_text_atomic
 
 __all__ = ['WordPieceTokenizer', 'read_vocab_file', 'make_bert_vocab']
 
@@ -187,20 +186,19 @@ class WordPieceTokenizer:
         """Write `vocab.txt` and `tokenizer.json` into `folder`."""
         os.makedirs(folder, exist_ok=True)
         write_text_atomic(os.path.join(folder, VOCAB_FILE),
-                    ''.join(tok + '\n' for tok in self.vocab.idx_to_token))
+                          ''.join(tok + '\n' for tok in self.vocab.idx_to_token))
         meta = dict(kind=self.kind, lower=self.lower,
                     max_input_chars_per_word=self.max_input_chars_per_word,
                     special_tokens=dict(cls=self.cls_token, sep=self.sep_token,
                                         pad=self.pad_token, mask=self.mask_token,
                                         unk=self.unk_token))
-        write_text_atomic(os.path.join(folder, META_FILE), json.dumps(meta, indent=2) + '\n')
+        write_json_atomic(os.path.join(folder, META_FILE), meta)
 
     @classmethod
     def load(cls, folder):
         """Load a tokenizer written by `save`."""
         meta_path = os.path.join(folder, META_FILE)
-        with open(meta_path, encoding='utf-8') as f:
-            meta = json.load(f)
+        meta = read_json(meta_path)
         if meta.get('kind') != cls.kind:
             raise ValueError('%s: not a WordPiece tokenizer (kind %r)' % (meta_path, meta.get('kind')))
         if 'lower' not in meta:
@@ -257,11 +255,6 @@ class WordPieceTokenizer:
 
 
 def _read_json(path):
-    if not os.path.exists(path):
-        return {}
-    with open(path, encoding='utf-8') as f:
-        try:
-            return json.load(f)
-        except json.JSONDecodeError as e:
-            raise ValueError('%s: line %d: invalid JSON: %s' % (path, e.lineno, e.msg))
+    """The JSON object in `path`, {} if there is no such file."""
+    return read_json(path) if os.path.exists(path) else {}
 
