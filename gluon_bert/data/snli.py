@@ -29,6 +29,7 @@ import os
 import numpy as np
 from mxnet import gluon
 
+from gluon_bert.fileio import read_utf8
 from gluon_bert.text.vocab import WordTokenizer, truncate_pair_of_tokens
 
 __all__ = ['LABELS', 'LABEL_NAMES', 'SNLIData', 'read_snli_file', 'read_snli',
@@ -72,9 +73,7 @@ class SNLIData(collections.namedtuple('SNLIData', ['premises', 'hypotheses', 'la
 
 def read_snli_file(path):
     """Read an SNLI file (official TSV, simple TSV or JSON lines) into SNLIData."""
-    with open(path, 'rb') as f:
-        data = f.read()
-    lines = _decode_lines(data, path)
+    lines = _split_lines(read_utf8(path))
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is None:
         raise ValueError('%s: the file is empty' % path)
@@ -100,13 +99,8 @@ def read_snli(data_dir, split):
     return read_snli_file(path)
 
 
-def _decode_lines(data, path):
-    """Decode UTF-8 bytes into lines (without line ends); the error names the line."""
-    try:
-        text = data.decode('utf-8')
-    except UnicodeDecodeError as e:
-        line_no = data.count(b'\n', 0, e.start) + 1
-        raise ValueError('%s: line %d: invalid UTF-8 (%s)' % (path, line_no, e.reason)) from None
+def _split_lines(text):
+    """The lines of `text` (without line ends, byte-order mark dropped)."""
     if text.startswith('\ufeff'):
         text = text[1:]
     if '\r' in text:
