@@ -20,7 +20,7 @@ import numpy as np
 import mxnet as mx
 
 from gluon_bert.fileio import read_json
-from gluon_bert.model.folders import Pretrained
+from gluon_bert.model.folders import Pretrained, config_file
 from gluon_bert.model.config import BERTConfig
 from gluon_bert.model.bert import BERTModel
 from gluon_bert.text.wordpiece import WordPieceTokenizer
@@ -215,12 +215,7 @@ def load_hf_bert(path, ctx=None, verbose=True):
     the heads the checkpoint did not have ('mlm', 'nsp', 'hidden')."""
     ctx = ctx or mx.cpu()
     folder = os.fspath(path)
-    if not os.path.isdir(folder):
-        raise FileNotFoundError('no such Hugging Face model folder: %s' % folder)
-    config_path = os.path.join(folder, 'config.json')
-    if not os.path.exists(config_path):
-        raise FileNotFoundError('%s is not a Hugging Face model folder: %s is missing'
-                                % (folder, config_path))
+    config_path = config_file(folder, 'Hugging Face')
     config = hf_config_to_bert_config(read_json(config_path), config_path)
     tokenizer = WordPieceTokenizer.from_hf_folder(folder)
     if len(tokenizer) > config.vocab_size:
