@@ -66,7 +66,7 @@ def gluonnlp_config(gnet):
         raise ValueError('the GluonNLP encoder has no layers')
     cell = cells[0]
     params = gnet._collect_params_with_prefix()
-    vocab_size, units = params['word_embed.0.weight'].shape
+    vocab_size = params['word_embed.0.weight'].shape[0]
     return BERTConfig(
         vocab_size=vocab_size,
         num_hiddens=enc._units,

@@ -32,7 +32,6 @@ __all__ = ['load_hf_bert', 'hf_config_to_bert_config', 'read_hf_state_dict',
 SAFETENSORS_FILE = 'model.safetensors'
 TORCH_FILE = 'pytorch_model.bin'
 
-# Our parameter-name prefixes of the optional heads, by head name.
 # Buffers of Hugging Face checkpoints that hold no weights.
 _IGNORED = re.compile(r'^(bert\.)?embeddings\.(position_ids|token_type_ids)$')
 _SUPPORTED_ACTIVATIONS = {'gelu': 'gelu', 'relu': 'relu'}
