@@ -253,8 +253,7 @@ def _encode_flat(premises, hypotheses, max_len, tokenizer):
     budget = max_len - 3
     if type(tokenizer) is WordTokenizer:
         # The chapter's tokenizer, inlined: lower-case, split, look up.
-        get = tokenizer.vocab.token_to_idx.get
-        unk = tokenizer.vocab.token_to_idx[tokenizer.unk_token]
+        get, unk = tokenizer.vocab.token_to_idx.get, tokenizer.unk_id
 
         def encode(text):
             return [get(t, unk) for t in text.lower().split()]

@@ -20,6 +20,7 @@ import os
 import gluonnlp as nlp
 
 from gluon_bert.fileio import read_json, write_json_atomic, write_text_atomic
+from gluon_bert.text.vocab import TokenizerBase
 
 __all__ = ['WordPieceTokenizer', 'read_vocab_file', 'make_bert_vocab']
 
@@ -87,7 +88,7 @@ def make_bert_vocab(tokens, special_tokens=None):
     return vocab
 
 
-class WordPieceTokenizer:
+class WordPieceTokenizer(TokenizerBase):
     """BERT WordPiece tokenizer over a GluonNLP `BERTVocab`.
 
     `vocab` is a `BERTVocab` (its special tokens name [CLS] etc.) or a list of tokens
@@ -111,14 +112,7 @@ class WordPieceTokenizer:
     def _setup(self):
         """Build the lookup tables and GluonNLP tokenizer (not pickled)."""
         vocab = self.vocab
-        self._token_to_idx = dict(vocab.token_to_idx)
-        t2i = self._token_to_idx
-        self.cls_id = t2i[self.cls_token]
-        self.sep_id = t2i[self.sep_token]
-        self.pad_id = t2i[self.pad_token]
-        self.mask_id = t2i[self.mask_token]
-        self.unk_id = t2i[self.unk_token]
-        self.special_ids = frozenset((self.cls_id, self.sep_id, self.pad_id, self.mask_id))
+        self._set_ids(dict(vocab.token_to_idx))
         self._bert = nlp.data.BERTTokenizer(vocab, lower=self.lower,
                                             max_input_chars_per_word=self.max_input_chars_per_word)
         self._basic = self._bert.basic_tokenizer.tokenize
@@ -139,9 +133,6 @@ class WordPieceTokenizer:
         (self.cls_token, self.sep_token, self.pad_token, self.mask_token,
          self.unk_token) = state['specials']
         self._setup()
-
-    def __len__(self):
-        return len(self.vocab)
 
     def __repr__(self):
         return 'WordPieceTokenizer(%d tokens, lower=%s)' % (len(self), self.lower)
@@ -166,14 +157,6 @@ class WordPieceTokenizer:
                 cache[word] = pieces
             out += pieces
         return out
-
-    def to_ids(self, tokens):
-        """Ids of a list of tokens (unknown tokens map to [UNK])."""
-        get, unk = self._token_to_idx.get, self.unk_id
-        return [get(t, unk) for t in tokens]
-
-    def encode(self, text):
-        return self.to_ids(self.tokenize(text))
 
     def to_tokens(self, ids):
         idx_to_token = self.vocab.idx_to_token
@@ -208,10 +191,6 @@ class WordPieceTokenizer:
                    max_input_chars_per_word=meta.get('max_input_chars_per_word',
                                                      MAX_INPUT_CHARS_PER_WORD),
                    special_tokens=meta.get('special_tokens'))
-
-    @classmethod
-    def from_vocab_file(cls, path, lower=True, **kwargs):
-        return cls(read_vocab_file(path), lower=lower, **kwargs)
 
     @classmethod
     def from_hf_folder(cls, folder):
