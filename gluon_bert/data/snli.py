@@ -30,6 +30,7 @@ import numpy as np
 from mxnet import gluon
 
 from gluon_bert.fileio import read_utf8
+from gluon_bert.system import usable_cpus
 from gluon_bert.text.vocab import WordTokenizer, truncate_pair_of_tokens
 
 __all__ = ['LABELS', 'LABEL_NAMES', 'SNLIData', 'read_snli_file', 'read_snli',
@@ -328,7 +329,7 @@ class SNLIBERTDataset(gluon.data.Dataset):
 
     `dataset` is an SNLIData or a `(premises, hypotheses, labels)` triple;
     `tokenizer` a WordTokenizer-like object (or give `vocab` for the chapter's
-    word tokenizer).  With `num_workers` > 1 (None: all CPUs) inputs of at least
+    word tokenizer).  With `num_workers` > 1 (None: every usable CPU) inputs of at least
     `min_pairs_per_worker * 2` pairs are preprocessed in a process pool."""
 
     def __init__(self, dataset, max_len=128, tokenizer=None, vocab=None, num_workers=None,
@@ -357,7 +358,7 @@ class SNLIBERTDataset(gluon.data.Dataset):
     def _pool_size(self, num_workers, min_pairs_per_worker):
         """Number of processes worth starting for this many pairs (1: none)."""
         if num_workers is None:
-            num_workers = os.cpu_count() or 1
+            num_workers = usable_cpus()
         by_size = self.num_examples // max(1, min_pairs_per_worker)
         return max(1, min(num_workers, by_size))
 
