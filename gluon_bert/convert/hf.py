@@ -17,14 +17,12 @@ import os
 import re
 
 import numpy as np
-import mxnet as mx
 
 from gluon_bert.fileio import read_json
-from gluon_bert.model.folders import Pretrained, config_file
+from gluon_bert.model.folders import config_file
 from gluon_bert.model.config import BERTConfig
-from gluon_bert.model.bert import BERTModel
 from gluon_bert.text.wordpiece import WordPieceTokenizer
-from gluon_bert.convert.params import assign_parameters
+from gluon_bert.convert.params import pretrained_from_tensors
 
 __all__ = ['load_hf_bert', 'hf_config_to_bert_config', 'read_hf_state_dict',
            'map_hf_state_dict', 'minilm_path']
@@ -212,7 +210,6 @@ def load_hf_bert(path, ctx=None, verbose=True):
     """Load the Hugging Face BERT folder `path` into a `Pretrained` (BERTModel with
     the mapped weights, WordPieceTokenizer, BERTConfig).  `initialized_heads` lists
     the heads the checkpoint did not have ('mlm', 'nsp', 'hidden')."""
-    ctx = ctx or mx.cpu()
     folder = os.fspath(path)
     config_path = config_file(folder, 'Hugging Face')
     config = hf_config_to_bert_config(read_json(config_path), config_path)
@@ -220,15 +217,10 @@ def load_hf_bert(path, ctx=None, verbose=True):
     if len(tokenizer) > config.vocab_size:
         raise ValueError('%s: vocab.txt has %d tokens, more than vocab_size %d'
                          % (folder, len(tokenizer), config.vocab_size))
-    state = read_hf_state_dict(folder)
-    tensors, origin = map_hf_state_dict(state, folder)
-    bert = BERTModel(config)
-    bert.initialize(mx.init.Normal(0.02), ctx=ctx)
-    initialized = assign_parameters(bert, tensors, folder, origin, verbose=verbose,
-                                    describe=_describe_hf(config.num_blks))
-    pre = Pretrained(bert, tokenizer, config, source='hf:%s' % folder)
-    pre.initialized_heads = initialized
-    return pre
+    tensors, origin = map_hf_state_dict(read_hf_state_dict(folder), folder)
+    return pretrained_from_tensors(config, tensors, tokenizer, folder, ctx,
+                                   name='hf:%s' % folder, origin=origin, verbose=verbose,
+                                   describe=_describe_hf(config.num_blks))
 
 
 def minilm_path():
