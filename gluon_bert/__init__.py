@@ -2,9 +2,9 @@
 MXNet/Gluon — pretrain a small BERT on WikiText-2, fine-tune it on SNLI.
 
 Importing gluon_bert before MXNet sets `OMP_NUM_THREADS` to the number of usable
-CPUs when it is not set: left to itself, MXNet 1.9.1's CPU wheel may use fewer
-(one of two on the 2-vCPU machine of BENCHMARKS.md).  Set `OMP_NUM_THREADS` to
-choose.
+CPUs (`gluon_bert.system.usable_cpus`) when it is not set: left to itself, MXNet
+1.9.1's CPU wheel may use fewer (one of two on the 2-vCPU machine of
+BENCHMARKS.md).  Set `OMP_NUM_THREADS` to choose.
 """
 import os
 import sys
