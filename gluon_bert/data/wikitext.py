@@ -122,7 +122,8 @@ class WikiTextDataset(gluon.data.Dataset):
         self.all_mlm_weights = np.zeros((n, num_preds), dtype=np.float32)
         self.all_mlm_labels = np.zeros((n, num_preds), dtype=np.int32)
         special = np.array(sorted(self.tokenizer.special_ids))
-        words = np.setdiff1d(np.arange(len(self.vocab)), np.append(special, self.tokenizer.unk_id))
+        not_words = np.append(special, self.tokenizer.unk_id)
+        words = np.setdiff1d(np.arange(len(self.vocab)), not_words)
         for start in range(0, n, _BLOCK):
             block = slice(start, min(start + _BLOCK, n))
             self._mask_block(block, special, words)
