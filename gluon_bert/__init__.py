@@ -2,24 +2,19 @@
 MXNet/Gluon — pretrain a small BERT on WikiText-2, fine-tune it on SNLI.
 
 Importing gluon_bert before MXNet sets `OMP_NUM_THREADS` to the number of usable
-CPUs when it is not set: left to itself, MXNet 1.9.1's CPU wheel may use fewer
-(one of two on the 2-vCPU machine of BENCHMARKS.md).  Set `OMP_NUM_THREADS` to
-choose.
+CPUs (`gluon_bert.system.usable_cpus`) when it is not set: left to itself, MXNet
+1.9.1's CPU wheel may use fewer (one of two on the 2-vCPU machine of
+BENCHMARKS.md).  Set `OMP_NUM_THREADS` to choose.
 """
 import os
 import sys
 
-
-
-def _usable_cpus():
-    """The CPUs this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
-
+from gluon_bert.system import usable_cpus
 
 # Whether the value in os.environ is this default rather than the user's choice.
 _omp_threads_defaulted = 'mxnet' not in sys.modules and not os.environ.get('OMP_NUM_THREADS')
 if _omp_threads_defaulted:
-    os.environ['OMP_NUM_THREADS'] = str(_usable_cpus())
+    os.environ['OMP_NUM_THREADS'] = str(usable_cpus())
 
 from gluon_bert.model.config import BERTConfig, PRESETS, get_config  # noqa: E402
 from gluon_bert.model.bert import (BERTEncoder, MaskLM, NextSentencePred, BERTModel, BERTClassifier)

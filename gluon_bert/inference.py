@@ -1,14 +1,16 @@
 """Using a fine-tuned classifier: evaluate it on a file, predict one pair."""
-import json
 import os
+import warnings
 
 import numpy as np
 import mxnet as mx
 
 from gluon_bert.model.folders import load_classifier
 from gluon_bert.evaluation import classification_report, format_report
+from gluon_bert.fileio import write_json_atomic
 from gluon_bert.data.batching import iterate_batches, nli_batch, split_and_load
-from gluon_bert.train.devices import parse_contexts
+from gluon_bert.data.snli import LABEL_NAMES, SNLIBERTDataset, encode_pairs, read_snli_file
+from gluon_bert.system import parse_contexts
 
 __all__ = ['predict_logits', 'evaluate_accuracy', 'predict_pair', 'evaluate_file',
            'predict_text']
@@ -35,24 +37,20 @@ def evaluate_accuracy(net, dataset, ctxs, batch_size=512):
 def predict_pair(net, tokenizer, premise, hypothesis, max_len=128, ctx=None):
     """Label id and class probabilities of one (premise, hypothesis) pair.  A pair
     longer than `max_len` is truncated longest-first; returns also whether it was."""
-    from gluon_bert.text.vocab import truncate_pair_of_tokens
     ctx = ctx or mx.cpu()
     p, h = tokenizer.tokenize(premise), tokenizer.tokenize(hypothesis)
     if not p or not h:
         raise ValueError('premise and hypothesis must both be non-empty')
     limit = getattr(getattr(net, 'config', None), 'max_len', None)
     if limit and max_len > limit:       # no position embeddings beyond the model's
-        import warnings
         warnings.warn('max_len %d exceeds the %d positions of the model; using %d'
                       % (max_len, limit, limit))
         max_len = limit
     truncated = len(p) + len(h) + 3 > max_len
-    p, h = truncate_pair_of_tokens(p, h, max_len)
-    ids = [tokenizer.cls_id] + tokenizer.to_ids(p) + [tokenizer.sep_id] + \
-        tokenizer.to_ids(h) + [tokenizer.sep_id]
-    seg = [0] * (len(p) + 2) + [1] * (len(h) + 1)
-    logits = net(mx.nd.array([ids], ctx=ctx), mx.nd.array([seg], ctx=ctx),
-                 mx.nd.array([len(ids)], ctx=ctx))
+    tokens, segments, valid_lens = encode_pairs([premise], [hypothesis], max_len, tokenizer)
+    n = int(valid_lens[0])
+    logits = net(mx.nd.array(tokens[:, :n], ctx=ctx), mx.nd.array(segments[:, :n], ctx=ctx),
+                 mx.nd.array(valid_lens, ctx=ctx))
     probs = mx.nd.softmax(logits).asnumpy()[0]
     return int(probs.argmax()), probs, truncated
 
@@ -61,7 +59,6 @@ def evaluate_file(model_dir, data_path, json_path=None, max_len=128, batch_size=
                   ctx='cpu', verbose=True):
     """Evaluate the classifier in `model_dir` on the NLI file `data_path`; print the
     table and write the report as JSON.  Returns the report dict."""
-    from gluon_bert.data.snli import read_snli_file, SNLIBERTDataset, LABEL_NAMES
     ctxs = parse_contexts(ctx)
     net, tokenizer = load_classifier(model_dir, ctx=ctxs[0])
     net.collect_params().reset_ctx(ctxs)
@@ -73,11 +70,7 @@ def evaluate_file(model_dir, data_path, json_path=None, max_len=128, batch_size=
     if json_path is None:
         base = os.path.splitext(os.path.basename(data_path))[0]
         json_path = os.path.join(model_dir, 'eval_%s.json' % base)
-    tmp = json_path + '.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(report, f, indent=2)
-        f.write('\n')
-    os.replace(tmp, json_path)
+    write_json_atomic(json_path, report)
     if verbose:
         print(format_report(report))
         print('report written to %s' % json_path)
@@ -86,7 +79,6 @@ def evaluate_file(model_dir, data_path, json_path=None, max_len=128, batch_size=
 
 def predict_text(model_dir, premise, hypothesis, max_len=128, ctx='cpu', verbose=True):
     """Label and the three class probabilities for one pair."""
-    from gluon_bert.data.snli import LABEL_NAMES
     ctxs = parse_contexts(ctx)
     net, tokenizer = load_classifier(model_dir, ctx=ctxs[0])
     label, probs, truncated = predict_pair(net, tokenizer, premise, hypothesis, max_len,

@@ -80,12 +80,11 @@ import threading
 import time
 
 try:
-    from gluon_bert import _usable_cpus, _omp_threads_defaulted
+    from gluon_bert import _omp_threads_defaulted
+    from gluon_bert.system import usable_cpus
 except ImportError:    # run as a file without the package: os.environ is the user's
     _omp_threads_defaulted = False
-
-    def _usable_cpus():
-        return os.cpu_count()
+    from system import usable_cpus      # gluon_bert/system.py, beside this file
 
 __all__ = ['launch', 'free_port', 'main']
 
@@ -166,7 +165,7 @@ class _Job:
         base.setdefault('DMLC_NODE_HOST', host)
         if not base.get('OMP_NUM_THREADS') or (env is None and _omp_threads_defaulted):
             # Unless told otherwise, the workers share this machine's cores.
-            base['OMP_NUM_THREADS'] = str(max(1, _usable_cpus() // max(1, num_workers)))
+            base['OMP_NUM_THREADS'] = str(max(1, usable_cpus() // max(1, num_workers)))
         self.port = int(base['DMLC_PS_ROOT_PORT'])
         node_argv = [sys.executable, '-c', NODE_CODE]
         plan = [('scheduler', 0, node_argv)]

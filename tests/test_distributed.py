@@ -183,11 +183,11 @@ if __name__ == '__main__' and len(sys.argv) >= 5 and sys.argv[1] == 'worker':
 
 def test_local_workers_share_the_cores_unless_told(tmp_path):
     import io
-    from gluon_bert import _usable_cpus
+    from gluon_bert.system import usable_cpus
     from gluon_bert.launch import launch
     code = 'import os; print("threads", os.environ["OMP_NUM_THREADS"])'
     base = {k: v for k, v in os.environ.items() if k != 'OMP_NUM_THREADS'}
-    for env, expect in ((base, str(max(1, _usable_cpus() // 2))),
+    for env, expect in ((base, str(max(1, usable_cpus() // 2))),
                         (dict(base, OMP_NUM_THREADS='3'), '3')):
         out = io.StringIO()
         assert launch([sys.executable, '-c', code], 2, env=env, out=out, timeout=60) == 0

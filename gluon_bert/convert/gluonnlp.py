@@ -10,10 +10,8 @@ parameter, and the `BERTVocab` becomes a `WordPieceTokenizer`.
 """
 import mxnet as mx
 
-from gluon_bert.model.folders import Pretrained
 from gluon_bert.model.config import BERTConfig
-from gluon_bert.convert.params import assign_parameters
-from gluon_bert.model.bert import BERTModel
+from gluon_bert.convert.params import pretrained_from_tensors
 from gluon_bert.text.wordpiece import WordPieceTokenizer
 
 __all__ = ['load_gluonnlp_bert', 'convert_gluonnlp_bert', 'gluonnlp_config']
@@ -66,7 +64,7 @@ def gluonnlp_config(gnet):
         raise ValueError('the GluonNLP encoder has no layers')
     cell = cells[0]
     params = gnet._collect_params_with_prefix()
-    vocab_size, units = params['word_embed.0.weight'].shape
+    vocab_size = params['word_embed.0.weight'].shape[0]
     return BERTConfig(
         vocab_size=vocab_size,
         num_hiddens=enc._units,
@@ -105,7 +103,6 @@ def convert_gluonnlp_bert(gnet, vocab, lower=True, ctx=None, source='gluonnlp', 
     GluonNLP BERTModel `gnet` (initialized), and `vocab` (a BERTVocab) as a
     WordPieceTokenizer.  Heads `gnet` lacks (use_pooler/use_decoder/use_classifier
     False) are freshly initialized and listed in `initialized_heads`."""
-    ctx = ctx or mx.cpu()
     config = gluonnlp_config(gnet)
     tensors, origin, unmapped = {}, {}, []
     for name, param in gnet._collect_params_with_prefix().items():
@@ -118,13 +115,8 @@ def convert_gluonnlp_bert(gnet, vocab, lower=True, ctx=None, source='gluonnlp', 
     if unmapped:
         raise ValueError('%s: %d parameter(s) map to no gluon_bert parameter: %s'
                          % (source, len(unmapped), ', '.join(sorted(unmapped))))
-    bert = BERTModel(config)
-    bert.initialize(mx.init.Normal(0.02), ctx=ctx)
-    initialized = assign_parameters(bert, tensors, source, origin, verbose=verbose)
-    tokenizer = WordPieceTokenizer(vocab, lower=lower)
-    pre = Pretrained(bert, tokenizer, config, source=source)
-    pre.initialized_heads = initialized
-    return pre
+    return pretrained_from_tensors(config, tensors, WordPieceTokenizer(vocab, lower=lower),
+                                   source, ctx, origin=origin, verbose=verbose)
 
 
 def load_gluonnlp_bert(name, ctx=None, pretrained=True,

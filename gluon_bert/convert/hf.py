@@ -13,18 +13,16 @@ matrix (tied in Hugging Face), copied.
     pre = load_hf_bert('/path/to/bert-folder')
     checkpoint.save_pretrained('runs/minilm', pre.bert, pre.tokenizer)   # a gluon_bert folder
 """
-import json
 import os
 import re
 
 import numpy as np
-import mxnet as mx
 
-from gluon_bert.model.folders import Pretrained
+from gluon_bert.fileio import read_json
+from gluon_bert.model.folders import config_file
 from gluon_bert.model.config import BERTConfig
-from gluon_bert.model.bert import BERTModel
 from gluon_bert.text.wordpiece import WordPieceTokenizer
-from gluon_bert.convert.params import assign_parameters
+from gluon_bert.convert.params import pretrained_from_tensors
 
 __all__ = ['load_hf_bert', 'hf_config_to_bert_config', 'read_hf_state_dict',
            'map_hf_state_dict', 'minilm_path']
@@ -32,7 +30,6 @@ __all__ = ['load_hf_bert', 'hf_config_to_bert_config', 'read_hf_state_dict',
 SAFETENSORS_FILE = 'model.safetensors'
 TORCH_FILE = 'pytorch_model.bin'
 
-# Our parameter-name prefixes of the optional heads, by head name.
 # Buffers of Hugging Face checkpoints that hold no weights.
 _IGNORED = re.compile(r'^(bert\.)?embeddings\.(position_ids|token_type_ids)$')
 _SUPPORTED_ACTIVATIONS = {'gelu': 'gelu', 'relu': 'relu'}
@@ -213,33 +210,17 @@ def load_hf_bert(path, ctx=None, verbose=True):
     """Load the Hugging Face BERT folder `path` into a `Pretrained` (BERTModel with
     the mapped weights, WordPieceTokenizer, BERTConfig).  `initialized_heads` lists
     the heads the checkpoint did not have ('mlm', 'nsp', 'hidden')."""
-    ctx = ctx or mx.cpu()
     folder = os.fspath(path)
-    if not os.path.isdir(folder):
-        raise FileNotFoundError('no such Hugging Face model folder: %s' % folder)
-    config_path = os.path.join(folder, 'config.json')
-    if not os.path.exists(config_path):
-        raise FileNotFoundError('%s is not a Hugging Face model folder: %s is missing'
-                                % (folder, config_path))
-    with open(config_path, encoding='utf-8') as f:
-        try:
-            hf_config = json.load(f)
-        except json.JSONDecodeError as e:
-            raise ValueError('%s: line %d: invalid JSON: %s' % (config_path, e.lineno, e.msg))
-    config = hf_config_to_bert_config(hf_config, config_path)
+    config_path = config_file(folder, 'Hugging Face')
+    config = hf_config_to_bert_config(read_json(config_path), config_path)
     tokenizer = WordPieceTokenizer.from_hf_folder(folder)
     if len(tokenizer) > config.vocab_size:
         raise ValueError('%s: vocab.txt has %d tokens, more than vocab_size %d'
                          % (folder, len(tokenizer), config.vocab_size))
-    state = read_hf_state_dict(folder)
-    tensors, origin = map_hf_state_dict(state, folder)
-    bert = BERTModel(config)
-    bert.initialize(mx.init.Normal(0.02), ctx=ctx)
-    initialized = assign_parameters(bert, tensors, folder, origin, verbose=verbose,
-                                    describe=_describe_hf(config.num_blks))
-    pre = Pretrained(bert, tokenizer, config, source='hf:%s' % folder)
-    pre.initialized_heads = initialized
-    return pre
+    tensors, origin = map_hf_state_dict(read_hf_state_dict(folder), folder)
+    return pretrained_from_tensors(config, tensors, tokenizer, folder, ctx,
+                                   name='hf:%s' % folder, origin=origin, verbose=verbose,
+                                   describe=_describe_hf(config.num_blks))
 
 
 def minilm_path():

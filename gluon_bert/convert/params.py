@@ -5,7 +5,10 @@ import warnings
 import numpy as np
 import mxnet as mx
 
-__all__ = ['HEAD_PREFIXES', 'assign_parameters']
+from gluon_bert.model.bert import BERTModel
+from gluon_bert.model.folders import Pretrained
+
+__all__ = ['HEAD_PREFIXES', 'assign_parameters', 'pretrained_from_tensors']
 
 HEAD_PREFIXES = {'hidden': 'hidden.', 'mlm': 'mlm.', 'nsp': 'nsp.'}
 
@@ -68,3 +71,18 @@ def assign_parameters(bert, tensors, source='checkpoint', origin=None, tied_deco
         print('%s: no %s head weights (an encoder-only checkpoint); they are freshly '
               'initialized' % (source, ' and '.join(h.upper() for h in heads)), flush=True)
     return initialized
+
+
+def pretrained_from_tensors(config, tensors, tokenizer, source, ctx=None, name=None,
+                            **assign_kwargs):
+    """A `Pretrained` holding a new BERTModel of `config` whose parameters are
+    `tensors` (`assign_parameters(..., **assign_kwargs)`); the heads the tensors
+    lack keep a fresh initialization and are listed in `initialized_heads`.
+    `source` names the checkpoint in errors; `name` is the Pretrained's source
+    (default: `source`)."""
+    bert = BERTModel(config)
+    bert.initialize(mx.init.Normal(0.02), ctx=ctx or mx.cpu())
+    initialized = assign_parameters(bert, tensors, source, **assign_kwargs)
+    pre = Pretrained(bert, tokenizer, config, source=name or source)
+    pre.initialized_heads = initialized
+    return pre

@@ -56,11 +56,11 @@ def length_buckets(lengths, batch_size, num_buckets, seed=None, shuffle=True):
                                        num_buckets=num_buckets, shuffle=shuffle, ratio=0)
 
 
-def nli_batch(dataset, idx, bucket_multiple=8):
+def nli_batch(dataset, idx):
     """Host arrays (tokens, segments, valid_lens, labels) of one batch of an
-    SNLIBERTDataset, padded to the batch's longest pair (padding is masked, so the
-    outputs equal those of padding to max_len)."""
+    SNLIBERTDataset, padded to `padded_length` of the batch's longest pair (padding
+    is masked, so the outputs equal those of padding to max_len)."""
     valid = dataset.valid_lens[idx]
-    L = padded_length(int(valid.max()), dataset.all_token_ids.shape[1], bucket_multiple)
+    L = padded_length(int(valid.max()), dataset.all_token_ids.shape[1])
     return (dataset.all_token_ids[idx, :L], dataset.all_segments[idx, :L],
             valid.astype(np.float32), dataset.labels[idx])

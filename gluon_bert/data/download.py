@@ -152,11 +152,11 @@ def check_zip(zip_path, entry=None):
     """ValueError unless `zip_path` is a sound zip; the official zip of `entry`
     must also have the registered sha1."""
     if entry is not None and os.path.basename(zip_path) == entry.zip_name:
-        if not gluon_utils.check_sha1(zip_path, entry.sha1):
+        sha1 = file_digest(zip_path, 'sha1')
+        if sha1 != entry.sha1:
             raise ValueError('%s: sha1 mismatch: expected %s, got %s; the file is '
                              'corrupt or not the official %s (download it again from %s)'
-                             % (zip_path, entry.sha1, _sha1(zip_path), entry.zip_name,
-                                entry.url))
+                             % (zip_path, entry.sha1, sha1, entry.zip_name, entry.url))
     try:
         with zipfile.ZipFile(zip_path) as zf:
             bad = zf.testzip()
@@ -165,10 +165,6 @@ def check_zip(zip_path, entry=None):
                          % (zip_path, e)) from e
     if bad is not None:
         raise ValueError('%s: corrupt zip file (CRC error in %s)' % (zip_path, bad))
-
-
-def _sha1(path):
-    return file_digest(path, 'sha1')
 
 
 def _has_files(folder, files):

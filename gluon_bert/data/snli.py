@@ -29,6 +29,8 @@ import os
 import numpy as np
 from mxnet import gluon
 
+from gluon_bert.fileio import read_utf8
+from gluon_bert.system import usable_cpus
 from gluon_bert.text.vocab import WordTokenizer, truncate_pair_of_tokens
 
 __all__ = ['LABELS', 'LABEL_NAMES', 'SNLIData', 'read_snli_file', 'read_snli',
@@ -72,9 +74,7 @@ class SNLIData(collections.namedtuple('SNLIData', ['premises', 'hypotheses', 'la
 
 def read_snli_file(path):
     """Read an SNLI file (official TSV, simple TSV or JSON lines) into SNLIData."""
-    with open(path, 'rb') as f:
-        data = f.read()
-    lines = _decode_lines(data, path)
+    lines = _split_lines(read_utf8(path))
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is None:
         raise ValueError('%s: the file is empty' % path)
@@ -82,8 +82,7 @@ def read_snli_file(path):
         parse = _parse_jsonl
     else:
         parse = _parse_tsv
-    premises, hypotheses, labels, skipped = parse(lines, first, path)
-    return SNLIData(premises, hypotheses, labels, skipped, path)
+    return SNLIData(*_collect(parse(lines, first, path)), path=path)
 
 
 def read_snli(data_dir, split):
@@ -100,13 +99,8 @@ def read_snli(data_dir, split):
     return read_snli_file(path)
 
 
-def _decode_lines(data, path):
-    """Decode UTF-8 bytes into lines (without line ends); the error names the line."""
-    try:
-        text = data.decode('utf-8')
-    except UnicodeDecodeError as e:
-        line_no = data.count(b'\n', 0, e.start) + 1
-        raise ValueError('%s: line %d: invalid UTF-8 (%s)' % (path, line_no, e.reason)) from None
+def _split_lines(text):
+    """The lines of `text` (without line ends, byte-order mark dropped)."""
     if text.startswith('\ufeff'):
         text = text[1:]
     if '\r' in text:
@@ -117,8 +111,31 @@ def _decode_lines(data, path):
     return lines
 
 
-def _new_skipped():
-    return {'no_gold_label': 0, 'empty_sentence': 0}
+def _collect(rows):
+    """`(premises, hypotheses, labels, skipped)` of the rows a parser yields: None
+    for a row without a gold label, else `(label_id, premise, hypothesis)`."""
+    premises, hypotheses, labels = [], [], []
+    skipped = {'no_gold_label': 0, 'empty_sentence': 0}
+    for row in rows:
+        if row is None:
+            skipped['no_gold_label'] += 1
+            continue
+        label_id, premise, hypothesis = row
+        if not premise or not hypothesis:
+            skipped['empty_sentence'] += 1
+            continue
+        premises.append(premise)
+        hypotheses.append(hypothesis)
+        labels.append(label_id)
+    return premises, hypotheses, labels, skipped
+
+
+def _nonblank(lines, start):
+    """`(line_no, line)` of the non-blank lines from index `start` on."""
+    for line_no in range(start + 1, len(lines) + 1):
+        line = lines[line_no - 1]
+        if line and not line.isspace():
+            yield line_no, line
 
 
 def _unknown_label(path, line_no, label):
@@ -135,25 +152,22 @@ def _find_column(names, keys, what, path, line_no):
 
 
 def _parse_tsv(lines, first, path):
-    """Rows of a TSV file whose header is `lines[first]`."""
+    """Rows (see `_collect`) of a TSV file whose header is `lines[first]`."""
     header_no = first + 1
     names = [name.strip() for name in lines[first].split('\t')]
     num_cols = len(names)
     label_col = _find_column(names, _LABEL_KEYS, 'label', path, header_no)
     if all(key in names for key in _BINARY_PARSE_KEYS):
         premise_col, hypothesis_col = (names.index(key) for key in _BINARY_PARSE_KEYS)
-        table = _DROP_PARENTHESES
+
+        def clean(parse):
+            return ' '.join(parse.translate(_DROP_PARENTHESES).split())
     else:
         premise_col = _find_column(names, _PREMISE_KEYS, 'premise', path, header_no)
         hypothesis_col = _find_column(names, _HYPOTHESIS_KEYS, 'hypothesis', path, header_no)
-        table = None
-    premises, hypotheses, labels = [], [], []
-    skipped = _new_skipped()
+        clean = str.strip
     label_ids = _LABEL_IDS
-    for line_no in range(header_no + 1, len(lines) + 1):
-        line = lines[line_no - 1]
-        if not line or line.isspace():
-            continue
+    for line_no, line in _nonblank(lines, header_no):
         cols = line.split('\t')
         if len(cols) != num_cols:
             raise ValueError('%s: line %d: expected %d tab-separated columns, found %d' % (
@@ -162,22 +176,10 @@ def _parse_tsv(lines, first, path):
         label_id = label_ids.get(label)
         if label_id is None:
             if label == NO_LABEL:
-                skipped['no_gold_label'] += 1
+                yield None
                 continue
             raise _unknown_label(path, line_no, label)
-        if table is None:
-            premise = cols[premise_col].strip()
-            hypothesis = cols[hypothesis_col].strip()
-        else:
-            premise = ' '.join(cols[premise_col].translate(table).split())
-            hypothesis = ' '.join(cols[hypothesis_col].translate(table).split())
-        if not premise or not hypothesis:
-            skipped['empty_sentence'] += 1
-            continue
-        premises.append(premise)
-        hypotheses.append(hypothesis)
-        labels.append(label_id)
-    return premises, hypotheses, labels, skipped
+        yield label_id, clean(cols[premise_col]), clean(cols[hypothesis_col])
 
 
 def _get_key(record, keys, path, line_no):
@@ -211,13 +213,8 @@ def _json_sentence(record, keys, path, line_no):
 
 
 def _parse_jsonl(lines, first, path):
-    """Rows of a JSON-lines file."""
-    premises, hypotheses, labels = [], [], []
-    skipped = _new_skipped()
-    for line_no in range(first + 1, len(lines) + 1):
-        line = lines[line_no - 1]
-        if not line or line.isspace():
-            continue
+    """Rows (see `_collect`) of a JSON-lines file."""
+    for line_no, line in _nonblank(lines, first):
         try:
             record = json.loads(line)
         except json.JSONDecodeError as e:
@@ -226,17 +223,10 @@ def _parse_jsonl(lines, first, path):
             raise ValueError('%s: line %d: expected a JSON object' % (path, line_no))
         label_id = _json_label_id(_get_key(record, _LABEL_KEYS, path, line_no), path, line_no)
         if label_id is None:
-            skipped['no_gold_label'] += 1
+            yield None
             continue
-        premise = _json_sentence(record, _PREMISE_KEYS, path, line_no)
-        hypothesis = _json_sentence(record, _HYPOTHESIS_KEYS, path, line_no)
-        if not premise or not hypothesis:
-            skipped['empty_sentence'] += 1
-            continue
-        premises.append(premise)
-        hypotheses.append(hypothesis)
-        labels.append(label_id)
-    return premises, hypotheses, labels, skipped
+        yield (label_id, _json_sentence(record, _PREMISE_KEYS, path, line_no),
+               _json_sentence(record, _HYPOTHESIS_KEYS, path, line_no))
 
 
 # --------------------------------------------------------------------------
@@ -264,8 +254,7 @@ def _encode_flat(premises, hypotheses, max_len, tokenizer):
     budget = max_len - 3
     if type(tokenizer) is WordTokenizer:
         # The chapter's tokenizer, inlined: lower-case, split, look up.
-        get = tokenizer.vocab.token_to_idx.get
-        unk = tokenizer.vocab.token_to_idx[tokenizer.unk_token]
+        get, unk = tokenizer.vocab.token_to_idx.get, tokenizer.unk_id
 
         def encode(text):
             return [get(t, unk) for t in text.lower().split()]
@@ -340,7 +329,7 @@ class SNLIBERTDataset(gluon.data.Dataset):
 
     `dataset` is an SNLIData or a `(premises, hypotheses, labels)` triple;
     `tokenizer` a WordTokenizer-like object (or give `vocab` for the chapter's
-    word tokenizer).  With `num_workers` > 1 (None: all CPUs) inputs of at least
+    word tokenizer).  With `num_workers` > 1 (None: every usable CPU) inputs of at least
     `min_pairs_per_worker * 2` pairs are preprocessed in a process pool."""
 
     def __init__(self, dataset, max_len=128, tokenizer=None, vocab=None, num_workers=None,
@@ -369,7 +358,7 @@ class SNLIBERTDataset(gluon.data.Dataset):
     def _pool_size(self, num_workers, min_pairs_per_worker):
         """Number of processes worth starting for this many pairs (1: none)."""
         if num_workers is None:
-            num_workers = os.cpu_count() or 1
+            num_workers = usable_cpus()
         by_size = self.num_examples // max(1, min_pairs_per_worker)
         return max(1, min(num_workers, by_size))
 

@@ -18,6 +18,7 @@ import os
 import random
 
 from gluon_bert.data.snli import LABELS, LABEL_NAMES, SNLIData
+from gluon_bert.fileio import write_text_atomic
 
 __all__ = ['nli_task', 'write_nli_file', 'wikitext_lines', 'write_wikitext']
 
@@ -113,7 +114,7 @@ def write_nli_file(path, num_pairs, seed=0, fmt='tsv'):
                  for y, p, h in rows]
     else:
         raise ValueError("fmt must be 'tsv' or 'jsonl', got %r" % fmt)
-    _write_lines(path, lines)
+    write_text_atomic(path, ''.join(lines))
     return path
 
 
@@ -214,13 +215,6 @@ def write_wikitext(folder, num_paragraphs=2000, seed=0):
     for name, count, file_seed in (('train', num_paragraphs, seed),
                                    ('valid', small, seed + 1),
                                    ('test', small, seed + 2)):
-        _write_lines(os.path.join(folder, 'wiki.%s.tokens' % name),
-                     wikitext_lines(count, file_seed))
+        write_text_atomic(os.path.join(folder, 'wiki.%s.tokens' % name),
+                          ''.join(wikitext_lines(count, file_seed)))
     return folder
-
-
-def _write_lines(path, lines):
-    tmp = path + '.tmp'
-    with open(tmp, 'w', encoding='utf-8', newline='\n') as f:
-        f.writelines(lines)
-    os.replace(tmp, path)

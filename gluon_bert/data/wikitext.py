@@ -18,6 +18,7 @@ import random
 import numpy as np
 from mxnet import gluon
 
+from gluon_bert.fileio import read_utf8
 from gluon_bert.text import vocab as text
 
 __all__ = ['TRAIN_FILE', 'read_wiki', 'WikiTextDataset', 'pretraining_dataset']
@@ -40,22 +41,11 @@ def read_wiki(path, seed=0):
     if not os.path.isfile(file_name):
         raise FileNotFoundError('WikiText file not found: %s (expected %s, or a '
                                 'folder holding it)' % (file_name, TRAIN_FILE))
-    paragraphs = [line.strip().lower().split(' . ') for line in _read_lines(file_name)
+    lines = io.StringIO(read_utf8(file_name), newline=None).readlines()
+    paragraphs = [line.strip().lower().split(' . ') for line in lines
                   if len(line.split(' . ')) >= 2]
     random.Random(seed).shuffle(paragraphs)
     return paragraphs
-
-
-def _read_lines(file_name):
-    """Lines of a UTF-8 text file; invalid UTF-8 -> ValueError naming the line."""
-    with open(file_name, 'rb') as f:
-        data = f.read()
-    try:
-        content = data.decode('utf-8')
-    except UnicodeDecodeError as e:
-        line = data.count(b'\n', 0, e.start) + 1
-        raise ValueError('%s: line %d: invalid UTF-8 (%s)' % (file_name, line, e.reason))
-    return io.StringIO(content, newline=None).readlines()
 
 
 class WikiTextDataset(gluon.data.Dataset):
@@ -132,8 +122,8 @@ class WikiTextDataset(gluon.data.Dataset):
         self.all_mlm_weights = np.zeros((n, num_preds), dtype=np.float32)
         self.all_mlm_labels = np.zeros((n, num_preds), dtype=np.int32)
         special = np.array(sorted(self.tokenizer.special_ids))
-        unk = self.vocab.token_to_idx[self.tokenizer.unk_token]
-        words = np.setdiff1d(np.arange(len(self.vocab)), np.append(special, unk))
+        not_words = np.append(special, self.tokenizer.unk_id)
+        words = np.setdiff1d(np.arange(len(self.vocab)), not_words)
         for start in range(0, n, _BLOCK):
             block = slice(start, min(start + _BLOCK, n))
             self._mask_block(block, special, words)

@@ -118,15 +118,15 @@ class MultiHeadAttention(nn.HybridBlock):
                                 in_units=num_hiddens)
             self.dropout = nn.Dropout(dropout)
 
-    def _split_heads(self, F, X):
+    def _split_heads(self, X):
         # (B, L, H) -> (B * heads, L, H / heads)
         X = X.reshape((0, 0, -4, self.num_heads, -1)).transpose((0, 2, 1, 3))
         return X.reshape((-3, 0, 0))
 
     def hybrid_forward(self, F, X, valid_lens):
-        q = self._split_heads(F, self.W_q(X) * self._scale)
-        k = self._split_heads(F, self.W_k(X))
-        v = self._split_heads(F, self.W_v(X))
+        q = self._split_heads(self.W_q(X) * self._scale)
+        k = self._split_heads(self.W_k(X))
+        v = self._split_heads(self.W_v(X))
         scores = F.batch_dot(q, k, transpose_b=True)           # (B*h, Lq, Lk)
         # Each query of example b may attend to the first valid_lens[b] keys.
         lens = F.repeat(valid_lens.astype('int32'), repeats=self.num_heads, axis=0)

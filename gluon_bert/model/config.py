@@ -1,7 +1,7 @@
 """Model configuration: one JSON-serialisable object, with the chapter's presets."""
 import dataclasses
-import json
-import os
+
+from gluon_bert.fileio import read_json, write_json_atomic
 
 __all__ = ['BERTConfig', 'PRESETS', 'get_config']
 
@@ -45,20 +45,11 @@ class BERTConfig:
         return cls(**d)
 
     def save(self, path):
-        tmp = path + '.tmp'
-        with open(tmp, 'w') as f:
-            json.dump(self.to_dict(), f, indent=2, sort_keys=True)
-            f.write('\n')
-        os.replace(tmp, path)
+        write_json_atomic(path, self.to_dict())
 
     @classmethod
     def load(cls, path):
-        with open(path) as f:
-            try:
-                d = json.load(f)
-            except json.JSONDecodeError as e:
-                raise ValueError('%s: line %d: invalid JSON: %s' % (path, e.lineno, e.msg))
-        return cls.from_dict(d)
+        return cls.from_dict(read_json(path))
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)

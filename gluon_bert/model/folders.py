@@ -6,12 +6,13 @@ import os
 
 import mxnet as mx
 
+from gluon_bert.fileio import write_atomic
 from gluon_bert.model.config import BERTConfig
 from gluon_bert.model.bert import BERTModel, BERTClassifier
 from gluon_bert.text import load_tokenizer
 
 __all__ = ['Pretrained', 'save_pretrained', 'load_pretrained_folder', 'save_classifier',
-           'load_classifier', 'save_params_atomic']
+           'load_classifier', 'config_file']
 
 MODEL_PARAMS = 'model.params'
 CLASSIFIER_PARAMS = 'classifier.params'
@@ -23,45 +24,45 @@ class Pretrained:
     def __init__(self, bert, tokenizer, config, source=''):
         self.bert, self.tokenizer, self.config, self.source = bert, tokenizer, config, source
 
-    def save(self, folder):
-        save_pretrained(folder, self.bert, self.tokenizer)
-
     def __repr__(self):
         c = self.config
         return ('Pretrained(%s: %d layers, %d hidden, %d heads, vocab %d)'
                 % (self.source, c.num_blks, c.num_hiddens, c.num_heads, c.vocab_size))
 
 
-def save_params_atomic(block, path):
-    tmp = path + '.tmp'
-    block.save_parameters(tmp)
-    with open(tmp, 'rb') as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+def config_file(folder, kind='gluon_bert'):
+    """`folder/config.json` of a `kind` model folder (gluon_bert, Hugging Face);
+    FileNotFoundError naming what is missing."""
+    if not os.path.isdir(folder):
+        raise FileNotFoundError('no such %s model folder: %s' % (kind, folder))
+    path = os.path.join(folder, 'config.json')
+    if not os.path.exists(path):
+        raise FileNotFoundError('%s is not a %s model folder: %s is missing'
+                                % (folder, kind, path))
+    return path
+
+
+def _save_folder(folder, net, tokenizer, params_file):
+    """`config.json`, the tokenizer's files and `params_file` of `net`."""
+    os.makedirs(folder, exist_ok=True)
+    net.config.save(os.path.join(folder, 'config.json'))
+    tokenizer.save(folder)
+    write_atomic(os.path.join(folder, params_file), net.save_parameters)
+
+
+def _load_folder(folder):
+    return BERTConfig.load(config_file(folder)), load_tokenizer(folder)
 
 
 def save_pretrained(folder, bert, tokenizer):
-    os.makedirs(folder, exist_ok=True)
-    bert.config.save(os.path.join(folder, 'config.json'))
-    tokenizer.save(folder)
-    save_params_atomic(bert, os.path.join(folder, MODEL_PARAMS))
-
-
-def _load_folder(folder, ctx):
-    if not os.path.isdir(folder):
-        raise FileNotFoundError('no such model folder: %s' % folder)
-    config_path = os.path.join(folder, 'config.json')
-    if not os.path.exists(config_path):
-        raise FileNotFoundError('%s is not a gluon_bert model folder: %s is missing'
-                                % (folder, config_path))
-    return BERTConfig.load(config_path), load_tokenizer(folder)
+    """Save a BERTModel and its tokenizer as a pretrained BERT folder."""
+    _save_folder(folder, bert, tokenizer, MODEL_PARAMS)
 
 
 def load_pretrained_folder(folder, ctx=None):
     """Load a pretrained BERT saved by `save_pretrained` into a `Pretrained`."""
-    ctx = ctx or mx.cpu()
     folder = str(folder)
-    config, tokenizer = _load_folder(folder, ctx)
+    config, tokenizer = _load_folder(folder)
     params = os.path.join(folder, MODEL_PARAMS)
     if not os.path.exists(params):
         if os.path.exists(os.path.join(folder, CLASSIFIER_PARAMS)):
@@ -69,27 +70,24 @@ def load_pretrained_folder(folder, ctx=None):
                              'use load_classifier' % folder)
         raise FileNotFoundError('%s is missing' % params)
     bert = BERTModel(config)
-    bert.load_parameters(params, ctx=ctx)
+    bert.load_parameters(params, ctx=ctx or mx.cpu())
     return Pretrained(bert, tokenizer, config, source=folder)
 
 
 def save_classifier(folder, classifier, tokenizer):
-    os.makedirs(folder, exist_ok=True)
-    classifier.config.save(os.path.join(folder, 'config.json'))
-    tokenizer.save(folder)
-    save_params_atomic(classifier, os.path.join(folder, CLASSIFIER_PARAMS))
+    """Save a fine-tuned BERTClassifier and its tokenizer as a classifier folder."""
+    _save_folder(folder, classifier, tokenizer, CLASSIFIER_PARAMS)
 
 
 def load_classifier(folder, ctx=None):
     """Load a fine-tuned BERTClassifier saved by `save_classifier`: returns
     `(classifier, tokenizer)`."""
-    ctx = ctx or mx.cpu()
-    config, tokenizer = _load_folder(folder, ctx)
+    config, tokenizer = _load_folder(folder)
     params = os.path.join(folder, CLASSIFIER_PARAMS)
     if not os.path.exists(params):
         raise FileNotFoundError('%s is missing (is %s a fine-tuning output folder?)'
                                 % (params, folder))
     classifier = BERTClassifier(BERTModel(config), head=config.classifier_head,
                                 num_classes=config.num_classes)
-    classifier.load_parameters(params, ctx=ctx)
+    classifier.load_parameters(params, ctx=ctx or mx.cpu())
     return classifier, tokenizer

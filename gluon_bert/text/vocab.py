@@ -6,14 +6,14 @@ that the datasets, `predict` and `evaluate` work the same with the chapter's wor
 vocabulary and with WordPiece vocabularies of pretrained checkpoints.
 """
 import collections
-import json
 import os
 
 import gluonnlp as nlp
 
-from gluon_bert.fileio import write_text_atomic
+from gluon_bert.fileio import write_json_atomic, write_text_atomic
 
-__all__ = ['tokenize', 'build_vocab', 'truncate_pair_of_tokens', 'WordTokenizer']
+__all__ = ['tokenize', 'build_vocab', 'truncate_pair_of_tokens', 'TokenizerBase',
+           'WordTokenizer']
 
 
 def tokenize(lines):
@@ -42,7 +42,34 @@ def truncate_pair_of_tokens(p_tokens, h_tokens, max_len):
     return p_tokens, h_tokens
 
 
-class WordTokenizer:
+class TokenizerBase:
+    """What the tokenizers share: the ids of their special tokens (`cls_id`,
+    `sep_id`, `pad_id`, `mask_id`, `unk_id`, `special_ids` without `unk_id`),
+    `to_ids` and `encode`.  A tokenizer names its special tokens (`cls_token`...),
+    has `tokenize(text)` and `vocab`, and calls `_set_ids(token_to_idx)`."""
+
+    def _set_ids(self, token_to_idx):
+        for role in ('cls', 'sep', 'pad', 'mask', 'unk'):
+            tok = getattr(self, role + '_token')
+            if tok not in token_to_idx:
+                raise ValueError('vocabulary lacks the special token %r' % tok)
+            setattr(self, role + '_id', token_to_idx[tok])
+        self._token_to_idx = token_to_idx
+        self.special_ids = frozenset((self.cls_id, self.sep_id, self.pad_id, self.mask_id))
+
+    def __len__(self):
+        return len(self.vocab)
+
+    def to_ids(self, tokens):
+        """Token ids of a list of tokens (unknown tokens map to `unk_id`)."""
+        get, unk = self._token_to_idx.get, self.unk_id
+        return [get(t, unk) for t in tokens]
+
+    def encode(self, text):
+        return self.to_ids(self.tokenize(text))
+
+
+class WordTokenizer(TokenizerBase):
     """The chapter's tokenizer: lower-case, split on white space, word vocabulary."""
     kind = 'word'
     cls_token, sep_token, pad_token, mask_token, unk_token = (
@@ -50,37 +77,15 @@ class WordTokenizer:
 
     def __init__(self, vocab):
         self.vocab = vocab
-        for name in ('cls', 'sep', 'pad', 'mask'):
-            tok = getattr(self, name + '_token')
-            if tok not in vocab.token_to_idx:
-                raise ValueError('vocabulary lacks the special token %r' % tok)
-        self.cls_id = vocab.token_to_idx[self.cls_token]
-        self.sep_id = vocab.token_to_idx[self.sep_token]
-        self.pad_id = vocab.token_to_idx[self.pad_token]
-        self.mask_id = vocab.token_to_idx[self.mask_token]
-        self.special_ids = frozenset(vocab.token_to_idx[t] for t in (
-            self.cls_token, self.sep_token, self.pad_token, self.mask_token))
-
-    def __len__(self):
-        return len(self.vocab)
+        self._set_ids(vocab.token_to_idx)
 
     def tokenize(self, text):
         return text.lower().split()
 
-    def to_ids(self, tokens):
-        """Token ids of a list of tokens (unknown tokens map to `<unk>`)."""
-        get = self.vocab.token_to_idx.get
-        unk = self.vocab.token_to_idx[self.unk_token]
-        return [get(t, unk) for t in tokens]
-
-    def encode(self, text):
-        return self.to_ids(self.tokenize(text))
-
     def save(self, folder):
         """Write `vocab.json` and `tokenizer.json` into `folder`."""
         write_text_atomic(os.path.join(folder, 'vocab.json'), self.vocab.to_json())
-        write_text_atomic(os.path.join(folder, 'tokenizer.json'),
-                    json.dumps({'kind': self.kind}) + '\n')
+        write_json_atomic(os.path.join(folder, 'tokenizer.json'), {'kind': self.kind})
 
     @classmethod
     def load(cls, folder):

@@ -15,12 +15,12 @@ GluonNLP's tokenizer objects are not pickled; a copy sent to a worker process
 rebuilds them.
 """
 import collections
-import json
 import os
 
 import gluonnlp as nlp
 
-from gluon_bert.fileio import write_text_atomic
+from gluon_bert.fileio import read_json, write_json_atomic, write_text_atomic
+from gluon_bert.text.vocab import TokenizerBase
 
 __all__ = ['WordPieceTokenizer', 'read_vocab_file', 'make_bert_vocab']
 
@@ -88,7 +88,7 @@ def make_bert_vocab(tokens, special_tokens=None):
     return vocab
 
 
-class WordPieceTokenizer:
+class WordPieceTokenizer(TokenizerBase):
     """BERT WordPiece tokenizer over a GluonNLP `BERTVocab`.
 
     `vocab` is a `BERTVocab` (its special tokens name [CLS] etc.) or a list of tokens
@@ -112,14 +112,7 @@ class WordPieceTokenizer:
     def _setup(self):
         """Build the lookup tables and GluonNLP tokenizer (not pickled)."""
         vocab = self.vocab
-        self._token_to_idx = dict(vocab.token_to_idx)
-        t2i = self._token_to_idx
-        self.cls_id = t2i[self.cls_token]
-        self.sep_id = t2i[self.sep_token]
-        self.pad_id = t2i[self.pad_token]
-        self.mask_id = t2i[self.mask_token]
-        self.unk_id = t2i[self.unk_token]
-        self.special_ids = frozenset((self.cls_id, self.sep_id, self.pad_id, self.mask_id))
+        self._set_ids(dict(vocab.token_to_idx))
         self._bert = nlp.data.BERTTokenizer(vocab, lower=self.lower,
                                             max_input_chars_per_word=self.max_input_chars_per_word)
         self._basic = self._bert.basic_tokenizer.tokenize
@@ -140,9 +133,6 @@ class WordPieceTokenizer:
         (self.cls_token, self.sep_token, self.pad_token, self.mask_token,
          self.unk_token) = state['specials']
         self._setup()
-
-    def __len__(self):
-        return len(self.vocab)
 
     def __repr__(self):
         return 'WordPieceTokenizer(%d tokens, lower=%s)' % (len(self), self.lower)
@@ -168,14 +158,6 @@ class WordPieceTokenizer:
             out += pieces
         return out
 
-    def to_ids(self, tokens):
-        """Ids of a list of tokens (unknown tokens map to [UNK])."""
-        get, unk = self._token_to_idx.get, self.unk_id
-        return [get(t, unk) for t in tokens]
-
-    def encode(self, text):
-        return self.to_ids(self.tokenize(text))
-
     def to_tokens(self, ids):
         idx_to_token = self.vocab.idx_to_token
         return [idx_to_token[int(i)] for i in ids]
@@ -187,20 +169,19 @@ class WordPieceTokenizer:
         """Write `vocab.txt` and `tokenizer.json` into `folder`."""
         os.makedirs(folder, exist_ok=True)
         write_text_atomic(os.path.join(folder, VOCAB_FILE),
-                    ''.join(tok + '\n' for tok in self.vocab.idx_to_token))
+                          ''.join(tok + '\n' for tok in self.vocab.idx_to_token))
         meta = dict(kind=self.kind, lower=self.lower,
                     max_input_chars_per_word=self.max_input_chars_per_word,
                     special_tokens=dict(cls=self.cls_token, sep=self.sep_token,
                                         pad=self.pad_token, mask=self.mask_token,
                                         unk=self.unk_token))
-        write_text_atomic(os.path.join(folder, META_FILE), json.dumps(meta, indent=2) + '\n')
+        write_json_atomic(os.path.join(folder, META_FILE), meta)
 
     @classmethod
     def load(cls, folder):
         """Load a tokenizer written by `save`."""
         meta_path = os.path.join(folder, META_FILE)
-        with open(meta_path, encoding='utf-8') as f:
-            meta = json.load(f)
+        meta = read_json(meta_path)
         if meta.get('kind') != cls.kind:
             raise ValueError('%s: not a WordPiece tokenizer (kind %r)' % (meta_path, meta.get('kind')))
         if 'lower' not in meta:
@@ -210,10 +191,6 @@ class WordPieceTokenizer:
                    max_input_chars_per_word=meta.get('max_input_chars_per_word',
                                                      MAX_INPUT_CHARS_PER_WORD),
                    special_tokens=meta.get('special_tokens'))
-
-    @classmethod
-    def from_vocab_file(cls, path, lower=True, **kwargs):
-        return cls(read_vocab_file(path), lower=lower, **kwargs)
 
     @classmethod
     def from_hf_folder(cls, folder):
@@ -257,11 +234,6 @@ class WordPieceTokenizer:
 
 
 def _read_json(path):
-    if not os.path.exists(path):
-        return {}
-    with open(path, encoding='utf-8') as f:
-        try:
-            return json.load(f)
-        except json.JSONDecodeError as e:
-            raise ValueError('%s: line %d: invalid JSON: %s' % (path, e.lineno, e.msg))
+    """The JSON object in `path`, {} if there is no such file."""
+    return read_json(path) if os.path.exists(path) else {}
 
