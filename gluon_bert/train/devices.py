@@ -53,7 +53,9 @@ import os
 
 import numpy as np
 import mxnet as mx
-from mxnet import autograd, gluon
+from mxnet import autograd
+
+from gluon_bert.system import parse_contexts
 
 __all__ = ['parse_contexts', 'KVSTORE_TYPES', 'Cluster', 'setup_kvstore',
            'sync_parameters', 'worker_share',
@@ -65,36 +67,6 @@ KVSTORE_TYPES = ('device', 'local', 'dist_sync', 'dist_device_sync')
 # The kvstore key of the small vectors summed over workers (metrics), far above
 # the parameter indices the Trainer uses as keys, and its size.
 _METRIC_KEY, _METRIC_SIZE = 1 << 24, 256
-
-
-def parse_contexts(spec):
-    """`'cpu'`, `'cpu:0,cpu:1'`, `'gpu:0,1'`, `'gpu'` -> a list of mx.Context."""
-    if isinstance(spec, (list, tuple)):
-        return list(spec)
-    ctxs, kind = [], None
-    for part in str(spec).replace(' ', '').split(','):
-        if not part:
-            continue
-        if ':' in part:
-            kind, idx = part.split(':', 1)
-        elif part in ('cpu', 'gpu'):
-            kind, idx = part, '0'
-        elif part.isdigit() and kind is not None:
-            idx = part
-        else:
-            raise ValueError('bad device %r in %r; use e.g. cpu, cpu:0,cpu:1 or gpu:0,1'
-                             % (part, spec))
-        if kind not in ('cpu', 'gpu') or not idx.isdigit():
-            raise ValueError('bad device %r in %r; use e.g. cpu, cpu:0,cpu:1 or gpu:0,1'
-                             % (part, spec))
-        ctx = mx.gpu(int(idx)) if kind == 'gpu' else mx.cpu(int(idx))
-        if kind == 'gpu' and int(idx) >= mx.context.num_gpus():
-            raise ValueError('%s requested but this machine has %d GPU(s)'
-                             % (ctx, mx.context.num_gpus()))
-        ctxs.append(ctx)
-    if not ctxs:
-        raise ValueError('no device in %r' % (spec,))
-    return ctxs
 
 
 class Cluster:
