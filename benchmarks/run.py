@@ -350,7 +350,7 @@ def w_prep(job, spec):
 def _load_finetune_arrays(job):
     import numpy as np
     _use_package(light=True)
-    from gluon_bert.compare.harness import NLIArrays
+    from gluon_bert.compare.batches import NLIArrays
     with np.load(os.path.join(job, 'finetune.npz')) as d:
         return NLIArrays(d['all_token_ids'], d['all_segments'], d['valid_lens'], d['labels'])
 
@@ -561,8 +561,8 @@ def w_ft_torch(job, spec, profile=False):
     import numpy as np
     _use_package(light=True)
     import torch
-    from gluon_bert.compare import torch_twin
-    from gluon_bert.compare.harness import epoch_orders, batches_of, batch_arrays
+    from gluon_bert.compare import torch_twin, torch_train
+    from gluon_bert.compare.batches import epoch_orders, batches_of, batch_arrays
     threads, pad = spec['threads'], spec['pad']
     torch.set_num_threads(threads)
     torch.manual_seed(SEED)
@@ -599,7 +599,7 @@ def w_ft_torch(job, spec, profile=False):
             prof.append(p)
 
     load = _loadavg()
-    records = torch_twin.finetune(model, train_batches, None, 2, 1e-4, threads, SEED,
+    records = torch_train.finetune(model, train_batches, None, 2, 1e-4, threads, SEED,
                                   on_epoch_end)
     seconds = records[1]['train_seconds'] - records[0]['train_seconds']
     examples = len(data)
