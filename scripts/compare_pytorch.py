@@ -6,7 +6,7 @@ twin of gluon_bert.compare.torch_twin), see the same batches in the same order a
 the same hyperparameters; each framework runs in its own process.
 
     python scripts/compare_pytorch.py --pretrained runs/pretrain
-    python scripts/compare_pytorch.py --pretrained synthetic --dataset synthetic --epochs 1
+    python scripts/compare_pytorch.py --pretrained synthetic --dataset synthetic --num-epochs 1
     python scripts/compare_pytorch.py --pretrained synthetic \\
         --train-file train.tsv --test-file test.tsv --json compare.json
 """
@@ -40,7 +40,7 @@ def parse_args(argv=None):
     p.add_argument('--max-test-examples', type=int)
     p.add_argument('--max-len', type=int, default=128)
     p.add_argument('--batch-size', type=int, default=512)
-    p.add_argument('--epochs', '--num-epochs', dest='epochs', type=int, default=5)
+    p.add_argument('--num-epochs', '--epochs', dest='num_epochs', type=int, default=5)
     p.add_argument('--lr', type=float, default=1e-4)
     p.add_argument('--dropout', type=float, default=None,
                    help="dropout of both models (default: the pretrained model's)")
@@ -82,7 +82,7 @@ def main(argv=None):
     report = compare.run_comparison(
         a.pretrained, train_raw, test_raw,
         frameworks=[f.strip() for f in a.frameworks.split(',') if f.strip()],
-        workdir=a.workdir, max_len=a.max_len, batch_size=a.batch_size, num_epochs=a.epochs,
+        workdir=a.workdir, max_len=a.max_len, batch_size=a.batch_size, num_epochs=a.num_epochs,
         lr=a.lr, seed=a.seed, dropout=a.dropout, preset=a.preset, min_freq=a.min_freq,
         head=a.head, torch_pad=a.torch_pad, threads=a.threads, hybridize=not a.no_hybridize,
         num_workers=a.num_workers, dataset_name=name)

@@ -224,7 +224,7 @@ def test_same_loss_after_adam_steps(option):
 
 
 def test_compare_batches_follow_finetune():
-    from gluon_bert.compare import harness as compare
+    from gluon_bert.compare import batches as compare
     from gluon_bert.data.batching import iterate_batches, padded_length
     for n in (1, 7, 8, 9, 63, 64, 65, 200):
         for max_len in (16, 64, 128):

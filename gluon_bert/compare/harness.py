@@ -15,23 +15,23 @@ hyperparameters; each runs in its own process so that its peak resident memory
   structural name), `data.npz` (token ids, segments, valid lengths, labels) and
   `job.json` (the settings).
 * `run_worker(framework, folder)` (child process): trains one framework and
-  writes `result-{framework}.json`.  Gluon trains with
-  `gluon_bert.train.finetune.finetune` itself (hybridized, batches padded to their
-  longest pair rounded up to a multiple of 8); PyTorch with the plain loop
-  `gluon_bert.compare.torch_twin.finetune` over the twin, its batches padded the same
-  way or, with `torch_pad='max_len'`, to `max_len` as the chapter's PyTorch
-  code.  The PyTorch worker loads neither MXNet nor the package's MXNet modules,
-  and this module imports neither framework at import time (torch only ever
-  through `torch_twin`).
+  writes `result-{framework}.json`.  Gluon trains with gluon_bert's `finetune`
+  itself (through `gluon_bert.compare.gluon_side`; hybridized, batches padded to
+  their longest pair rounded up to a multiple of 8); PyTorch with the plain loop
+  `gluon_bert.compare.torch_train.finetune` over the twin, its batches padded
+  the same way or, with `torch_pad='max_len'`, to `max_len` as the chapter's
+  PyTorch code.  The PyTorch worker loads neither MXNet nor the package's MXNet
+  modules, and this module imports neither framework at import time (torch only
+  ever through `torch_twin` and `torch_train`).
 * `launch_worker` / `run_comparison`: run the workers one after the other in
-  subprocesses with the same thread count (`OMP_NUM_THREADS`,
-  `MXNET_OMP_MAX_THREADS`, `OPENBLAS_NUM_THREADS`, `MKL_NUM_THREADS` set before
-  the framework is imported; `torch.set_num_threads`).
+  subprocesses with the same thread count (`gluon_bert.compare.process`:
+  `OMP_NUM_THREADS`, `MXNET_OMP_MAX_THREADS`, `OPENBLAS_NUM_THREADS`,
+  `MKL_NUM_THREADS` set before the framework is imported;
+  `torch.set_num_threads`).
 * `format_table(report)`: the table the script prints.
 
-The data order: epoch e trains on the e-th `RandomState(seed).permutation(n)`
-cut into consecutive batches (`epoch_orders`); that is the order `finetune`
-draws with the same seed, and the PyTorch loop draws it the same way.
+The data order is `gluon_bert.compare.batches.epoch_orders`: the order
+`finetune` draws with the same seed, and the PyTorch loop draws it the same way.
 
 Measured per framework: the loss of the first batch before training (dropout
 off; equal when the weights are), final train loss and accuracy (last epoch's
@@ -43,84 +43,26 @@ load average at the start is recorded too), RSS before training and peak RSS.
 """
 import json
 import os
-import resource
-import subprocess
 import sys
 import tempfile
 import time
 
 import numpy as np
 
-from gluon_bert.pretrained import load_pretrained
-from gluon_bert.model.config import BERTConfig
+from gluon_bert.fileio import write_json_atomic
+from gluon_bert.model.config import BERTConfig, get_config
+from gluon_bert.compare.batches import (PAD_MULTIPLE, NLIArrays, epoch_orders, batches_of,
+                                        batch_arrays)
+from gluon_bert.compare.process import (available_cores, max_rss_mib, CPUClock,
+                                        loaded_versions, run_job)
 
-__all__ = ['FRAMEWORKS', 'NLIArrays', 'padded_length', 'epoch_orders', 'batch_arrays',
-           'build_classifier', 'prepare_job', 'run_worker', 'launch_worker',
-           'run_comparison', 'format_table', 'thread_env', 'available_cores']
+__all__ = ['FRAMEWORKS', 'TORCH_PAD', 'build_classifier', 'prepare_job', 'run_worker',
+           'launch_worker', 'run_comparison', 'format_table']
 
 FRAMEWORKS = ('gluon', 'torch')
 NAMES = {'gluon': 'mxnet-gluon', 'torch': 'pytorch'}
 TORCH_PAD = ('batch', 'max_len')
 EVAL_BATCH_SIZE = 512
-PAD_MULTIPLE = 8
-
-# ---------------------------------------------------------------------------
-# Data shared by the workers
-
-
-class NLIArrays:
-    """Encoded NLI pairs with the attributes `finetune` reads from an
-    SNLIBERTDataset: `all_token_ids`, `all_segments` (N, max_len), `valid_lens`,
-    `labels` (N,)."""
-
-    FIELDS = ('all_token_ids', 'all_segments', 'valid_lens', 'labels')
-
-    def __init__(self, all_token_ids, all_segments, valid_lens, labels):
-        self.all_token_ids = np.asarray(all_token_ids)
-        self.all_segments = np.asarray(all_segments)
-        self.valid_lens = np.asarray(valid_lens)
-        self.labels = np.asarray(labels)
-
-    @classmethod
-    def of(cls, dataset):
-        return cls(*(getattr(dataset, f) for f in cls.FIELDS))
-
-    def __len__(self):
-        return len(self.labels)
-
-    def arrays(self, prefix):
-        return {prefix + f: getattr(self, f) for f in self.FIELDS}
-
-    @classmethod
-    def from_arrays(cls, arrays, prefix):
-        return cls(*(arrays[prefix + f] for f in cls.FIELDS))
-
-
-def padded_length(max_valid, max_len, multiple=PAD_MULTIPLE):
-    """Length a batch is padded to: its longest pair rounded up to a multiple of
-    `multiple`, at most `max_len` (`gluon_bert.data.batching.padded_length`)."""
-    return int(min(max_len, multiple * -(-max(1, int(max_valid)) // multiple)))
-
-
-def epoch_orders(num_examples, num_epochs, seed):
-    """The example order of every epoch: successive permutations of one
-    `numpy.random.RandomState(seed)`, as `finetune` draws them."""
-    rng = np.random.RandomState(seed)
-    return [rng.permutation(num_examples) for _ in range(num_epochs)]
-
-
-def batches_of(order, batch_size):
-    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-
-
-def batch_arrays(data, idx, pad='batch'):
-    """(tokens, segments, valid_lens, labels) of the examples `idx`, padded to the
-    batch's longest pair (`pad='batch'`, as `finetuning.nli_batch`) or to max_len."""
-    max_len = data.all_token_ids.shape[1]
-    valid = data.valid_lens[idx]
-    L = max_len if pad == 'max_len' else padded_length(valid.max(), max_len)
-    return (data.all_token_ids[idx, :L], data.all_segments[idx, :L],
-            valid.astype(np.float32), data.labels[idx])
 
 
 # ---------------------------------------------------------------------------
@@ -132,13 +74,12 @@ def build_classifier(pretrained, train_raw, max_len=128, seed=0, preset='bert.sm
     """(Gluon BERTClassifier with initialised parameters, tokenizer).
 
     `pretrained` is a pretraining output folder (or any spec
-    `checkpoint.load_pretrained` takes) or `'synthetic'`: a fresh `preset`-sized
+    `gluon_bert.pretrained.load_pretrained` takes) or `'synthetic'`: a fresh `preset`-sized
     BERT initialised with Xavier, its word vocabulary built from `train_raw`
     (tokens seen at least `min_freq` times)."""
     import mxnet as mx
     from mxnet import init
-    from gluon_bert.model import folders as checkpoint
-    from gluon_bert.model.config import get_config
+    from gluon_bert.pretrained import load_pretrained
     from gluon_bert.model.bert import BERTModel, BERTClassifier
     from gluon_bert.text.vocab import WordTokenizer, build_vocab, tokenize
     mx.random.seed(seed)
@@ -163,11 +104,6 @@ def build_classifier(pretrained, train_raw, max_len=128, seed=0, preset='bert.sm
     if net.config.classifier_head == 'mlp':
         net.hidden.initialize(init.Xavier())
     return net, tokenizer
-
-
-def _write_json(path, obj):
-    from gluon_bert.fileio import write_json_atomic
-    write_json_atomic(path, obj)
 
 
 def prepare_job(folder, pretrained, train_raw, test_raw, max_len=128, batch_size=512,
@@ -207,35 +143,12 @@ def prepare_job(folder, pretrained, train_raw, test_raw, max_len=128, batch_size
                     mean_train_valid_len=float(train.valid_lens.mean()),
                     num_parameters=int(sum(v.size for v in params.values())),
                     config=config.to_dict(), prepare_seconds=time.perf_counter() - t0)
-    _write_json(os.path.join(folder, 'job.json'), settings)
+    write_json_atomic(os.path.join(folder, 'job.json'), settings)
     return settings
 
 
 # ---------------------------------------------------------------------------
 # Children: one framework each
-
-
-def available_cores():
-    """Cores this process may run on (its affinity where the OS reports one)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
-def thread_env(threads, env=None):
-    """A copy of `env` (default: os.environ) with every thread-count variable the
-    two frameworks read set to `threads`."""
-    env = dict(os.environ if env is None else env)
-    for var in ('OMP_NUM_THREADS', 'MXNET_OMP_MAX_THREADS', 'OPENBLAS_NUM_THREADS',
-                'MKL_NUM_THREADS'):
-        env[var] = str(threads)
-    return env
-
-
-def _max_rss_mib():
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return rss / (2 ** 20 if sys.platform == 'darwin' else 2 ** 10)   # bytes on macOS, KiB else
 
 
 def _load_job(folder):
@@ -250,41 +163,33 @@ def _load_job(folder):
             NLIArrays.from_arrays(arrays, 'test_'))
 
 
-def _log(framework, msg):
-    print('[%s] %s' % (NAMES[framework], msg), file=sys.stderr, flush=True)
+def _epoch_logger(framework):
+    """An `on_epoch_end` callback printing the epoch's record to stderr."""
+    def on_epoch_end(r):
+        print('[%s] epoch %d: loss %.4f, train acc %.4f, test acc %.4f, %.1f examples/sec'
+              % (NAMES[framework], r['epoch'], r['train_loss'], r['train_acc'], r['test_acc'],
+                 r['examples_per_sec']), file=sys.stderr, flush=True)
+    return on_epoch_end
 
 
-class _CPUClock:
-    """CPU seconds of this process (all its threads) over a stretch of work, and
-    the machine's 1-minute load average when it started."""
-
-    def __init__(self):
-        try:
-            self.load_before = os.getloadavg()[0]
-        except (AttributeError, OSError):
-            self.load_before = None
-        self._start = time.process_time()
-
-    def stop(self):
-        self.cpu_seconds = time.process_time() - self._start
-
-
-def _summary(records, initial_loss, rss_before, clock, versions, extra):
+def _summary(records, initial_loss, rss_before, clock, cpu_seconds, versions, extra):
     last = records[-1]
+    load = clock.load_at_start
     return dict(initial_loss=initial_loss, train_loss=last['train_loss'],
                 train_acc=last['train_acc'], test_acc=last['test_acc'],
                 examples_per_sec=last['examples_per_sec'], train_seconds=last['train_seconds'],
-                cpu_seconds=clock.cpu_seconds, load_average=clock.load_before,
-                rss_before_training_mib=rss_before, peak_rss_mib=_max_rss_mib(),
+                cpu_seconds=cpu_seconds, load_average=None if load is None else load[0],
+                rss_before_training_mib=rss_before, peak_rss_mib=max_rss_mib(),
                 records=records, versions=versions, **extra)
 
 
 def gluon_worker(folder):
-    """Fine-tune with `gluon_bert.train.finetune.finetune` on the CPU; the result dict."""
+    """Fine-tune with gluon_bert's `finetune` on the CPU; the result dict."""
     import mxnet as mx
     from mxnet import gluon
-    from gluon_bert.train.finetune import finetune, nli_batch
+    from gluon_bert.data.batching import nli_batch
     from gluon_bert.model.bert import BERTModel, BERTClassifier
+    from gluon_bert.compare.gluon_side import finetune_gluon
     settings, config, params, train, test = _load_job(folder)
     seed = settings['seed']
     mx.random.seed(seed)
@@ -305,29 +210,24 @@ def gluon_worker(folder):
     logits = net(mx.nd.array(t, ctx=ctx), mx.nd.array(s, ctx=ctx), mx.nd.array(v, ctx=ctx))
     initial = float(gluon.loss.SoftmaxCrossEntropyLoss()(logits, mx.nd.array(y, ctx=ctx))
                     .mean().asscalar())
-    rss_before = _max_rss_mib()
-
-    def on_epoch_end(r):
-        _log('gluon', 'epoch %d: loss %.4f, train acc %.4f, test acc %.4f, %.1f examples/sec'
-             % (r['epoch'], r['train_loss'], r['train_acc'], r['test_acc'],
-                r['examples_per_sec']))
-
-    clock = _CPUClock()
-    summary = finetune(net, train, test, [ctx], settings['num_epochs'], settings['batch_size'],
-                       settings['lr'], seed, progress=False, hybridize=settings['hybridize'],
-                       on_epoch_end=on_epoch_end)
-    clock.stop()
-    versions = dict(mxnet=mx.__version__, numpy=np.__version__)
+    rss_before = max_rss_mib()
+    clock = CPUClock()
+    summary = finetune_gluon(net, train, [ctx], settings['batch_size'], settings['lr'],
+                             num_epochs=settings['num_epochs'], seed=seed, test_set=test,
+                             hybridize=settings['hybridize'],
+                             on_epoch_end=_epoch_logger('gluon'))
+    _, cpu = clock.lap()
     extra = dict(threads_env={k: os.environ.get(k) for k in
                               ('OMP_NUM_THREADS', 'MXNET_OMP_MAX_THREADS')},
                  other_framework_loaded='torch' in sys.modules,
                  padding='per batch, x%d' % PAD_MULTIPLE)
-    return _summary(summary['records'], initial, rss_before, clock, versions, extra)
+    return _summary(summary['records'], initial, rss_before, clock, cpu,
+                    loaded_versions(('mxnet', 'numpy')), extra)
 
 
 def torch_worker(folder):
-    """Fine-tune the PyTorch twin with `torch_twin.finetune` on the CPU; the result dict."""
-    from gluon_bert.compare import torch_twin
+    """Fine-tune the PyTorch twin with `torch_train.finetune` on the CPU; the result dict."""
+    from gluon_bert.compare import torch_twin, torch_train
     settings, config, params, train, test = _load_job(folder)
     seed, batch_size, pad = settings['seed'], settings['batch_size'], settings['torch_pad']
     np.random.seed(seed)
@@ -337,8 +237,8 @@ def torch_worker(folder):
     torch_twin.load_gluon_arrays(model, params)
     del params
     orders = epoch_orders(len(train), settings['num_epochs'], seed)
-    initial = torch_twin.nli_loss(model, batch_arrays(train, orders[0][:batch_size], pad))
-    rss_before = _max_rss_mib()
+    initial = torch_train.nli_loss(model, batch_arrays(train, orders[0][:batch_size], pad))
+    rss_before = max_rss_mib()
 
     def train_batches(epoch):
         for idx in batches_of(orders[epoch], batch_size):
@@ -348,21 +248,17 @@ def torch_worker(folder):
         for idx in batches_of(np.arange(len(test)), EVAL_BATCH_SIZE):
             yield batch_arrays(test, idx, pad)
 
-    def on_epoch_end(r):
-        _log('torch', 'epoch %d: loss %.4f, train acc %.4f, test acc %.4f, %.1f examples/sec'
-             % (r['epoch'], r['train_loss'], r['train_acc'], r['test_acc'],
-                r['examples_per_sec']))
-
-    clock = _CPUClock()
-    records = torch_twin.finetune(model, train_batches, test_batches, settings['num_epochs'],
-                                  settings['lr'], settings['threads'], seed, on_epoch_end)
-    clock.stop()
-    versions = dict(torch_twin.versions(), numpy=np.__version__)
+    clock = CPUClock()
+    records = torch_train.finetune(model, train_batches, test_batches, settings['num_epochs'],
+                                   settings['lr'], settings['threads'], seed,
+                                   _epoch_logger('torch'))
+    _, cpu = clock.lap()
     extra = dict(threads_env={'torch threads': settings['threads'],
                               'OMP_NUM_THREADS': os.environ.get('OMP_NUM_THREADS')},
                  other_framework_loaded='mxnet' in sys.modules,
                  padding='to max_len' if pad == 'max_len' else 'per batch, x%d' % PAD_MULTIPLE)
-    return _summary(records, initial, rss_before, clock, versions, extra)
+    return _summary(records, initial, rss_before, clock, cpu,
+                    loaded_versions(('torch', 'numpy')), extra)
 
 
 def run_worker(framework, folder):
@@ -372,37 +268,20 @@ def run_worker(framework, folder):
                                                                    framework))
     result = (gluon_worker if framework == 'gluon' else torch_worker)(folder)
     result['framework'] = framework
-    _write_json(os.path.join(folder, 'result-%s.json' % framework), result)
+    write_json_atomic(os.path.join(folder, 'result-%s.json' % framework), result)
     return result
-
-
-# The child's program: for PyTorch, `gluon_bert` is entered without running its
-# `__init__` (which imports the MXNet modules), so MXNet's memory is not counted.
-_BOOTSTRAP = r'''
-import os, sys, types
-root, framework, folder = sys.argv[1:4]
-sys.path.insert(0, root)
-if framework == 'torch':
-    package = types.ModuleType('gluon_bert')
-    package.__path__ = [os.path.join(root, 'gluon_bert')]
-    sys.modules['gluon_bert'] = package
-from gluon_bert.compare.harness import run_worker
-run_worker(framework, folder)
-'''
 
 
 def launch_worker(framework, folder, threads, timeout=None):
     """Run `run_worker(framework, folder)` in a fresh Python process with
-    `threads` threads; returns its result."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    `threads` threads (PyTorch's without MXNet); returns its result."""
     result_path = os.path.join(folder, 'result-%s.json' % framework)
     if os.path.exists(result_path):
         os.remove(result_path)
-    proc = subprocess.run([sys.executable, '-c', _BOOTSTRAP, root, framework, folder],
-                          env=thread_env(threads), timeout=timeout)
-    if proc.returncode != 0:
-        raise RuntimeError('the %s worker failed (exit status %d)' % (NAMES[framework],
-                                                                      proc.returncode))
+    status = run_job('gluon_bert.compare.harness', 'run_worker', [framework, folder], threads,
+                     light=framework == 'torch', timeout=timeout)
+    if status != 0:
+        raise RuntimeError('the %s worker failed (exit status %d)' % (NAMES[framework], status))
     with open(result_path) as f:
         return json.load(f)
 

@@ -1,0 +1,1 @@
+"""The benchmarks of gluon_bert (`run.py`) and the job modules it runs."""
