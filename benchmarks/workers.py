@@ -214,7 +214,7 @@ def ft_gluon(job, spec, profile=False):
         os.path.join(job, 'mxnet-profile.json')))
     load = load_now()
     summary = finetune_gluon(net, data, [ctx], B, 1e-4, bucket=bucket, num_epochs=2, seed=SEED,
-                             on_epoch_end=epoch, pipeline_trainer=True)
+                             on_epoch_end=epoch)
     r1, r2 = summary['records']
     seconds = r2['train_seconds'] - r1['train_seconds']
     # The second epoch's batches, drawn again as finetune draws them.

@@ -66,17 +66,14 @@ def parse_args(argv=None):
     return a
 
 
-def _take(data, n):
-    return data if not n else (data[0][:n], data[1][:n], data[2][:n])
-
-
 def main(argv=None):
     a = parse_args(argv)
     from gluon_bert.train.jobs import load_nli_data
-    train_raw, test_raw = load_nli_data(a.dataset, a.data_dir, a.train_file, a.test_file,
-                                        a.seed, tuple(a.synthetic_pairs))
-    train_raw = _take(train_raw, a.max_train_examples)
-    test_raw = _take(test_raw, a.max_test_examples)
+    from gluon_bert.train.options import FinetuneArgs
+    train_raw, test_raw = load_nli_data(FinetuneArgs(
+        dataset=a.dataset, data_dir=a.data_dir, train_file=a.train_file,
+        test_file=a.test_file, seed=a.seed, synthetic_pairs=list(a.synthetic_pairs),
+        max_train_examples=a.max_train_examples, max_test_examples=a.max_test_examples))
     name = ('%s + %s' % (a.train_file, a.test_file) if a.train_file
             else 'synthetic NLI' if a.dataset == 'synthetic' else 'SNLI train + test')
     report = compare.run_comparison(

@@ -10,24 +10,19 @@ __all__ = ['finetune_gluon', 'pretrain_steps', 'drawn_batches', 'mlm_rows']
 
 
 def finetune_gluon(net, train_set, ctxs, batch_size, lr, bucket=0, num_epochs=1, seed=0,
-                   test_set=None, hybridize=True, on_epoch_end=None, pipeline_trainer=False):
+                   test_set=None, hybridize=True, on_epoch_end=None):
     """Fine-tune `net` (a BERTClassifier with initialised parameters) with
-    `gluon_bert.train.finetune.finetune`, no progress bar; `bucket` N > 0: batches
-    from N length buckets.  `pipeline_trainer`: with the trainer of
-    `optim.make_trainer` over `num_epochs`, as `jobs.run_finetuning` builds it
-    (else finetune's own Adam).  `on_epoch_end(record)` is called after every
-    epoch.  Returns finetune's summary (`records`: one dict per epoch with
-    `train_loss`, `train_acc`, `test_acc`, `examples_per_sec`, `train_seconds`,
-    the last cumulative over the epochs)."""
+    `gluon_bert.train.finetune.finetune` and the options `jobs.run_finetuning`
+    would use (the chapter's Adam, no progress bar); `bucket` N > 0: batches
+    from N length buckets.  `on_epoch_end(record)` is called after every epoch.
+    Returns finetune's summary (`records`: one dict per epoch with `train_loss`,
+    `train_acc`, `test_acc`, `examples_per_sec`, `train_seconds`, the last
+    cumulative over the epochs)."""
     from gluon_bert.train.finetune import finetune
-    trainer = None
-    if pipeline_trainer:
-        from gluon_bert.train.optim import make_trainer, num_training_steps
-        trainer = make_trainer(net, lr, num_training_steps(len(train_set), batch_size,
-                                                           num_epochs))
-    return finetune(net, train_set, test_set, ctxs, num_epochs=num_epochs,
-                    batch_size=batch_size, lr=lr, seed=seed, progress=False,
-                    hybridize=hybridize, bucket=bucket, trainer=trainer,
+    from gluon_bert.train.options import FinetuneArgs
+    args = FinetuneArgs(num_epochs=num_epochs, batch_size=batch_size, lr=lr, seed=seed,
+                        bucket=bucket, progress=False)
+    return finetune(net, train_set, test_set, ctxs, args, hybridize=hybridize,
                     on_epoch_end=on_epoch_end)
 
 
@@ -38,8 +33,10 @@ def pretrain_steps(net, dataset, ctxs, num_steps, batch_size, lr, seed=0, log_in
     pretrain's summary (`seconds`; `records`: one per `log_interval` steps with
     `step`, `time` (training seconds so far), `mlm_loss`, `nsp_loss`)."""
     from gluon_bert.train.pretrain import pretrain
-    return pretrain(net, dataset, ctxs, num_steps=num_steps, batch_size=batch_size, lr=lr,
-                    seed=seed, log_interval=log_interval, progress=False, bucket=bucket)
+    from gluon_bert.train.options import PretrainArgs
+    args = PretrainArgs(num_steps=num_steps, batch_size=batch_size, lr=lr, seed=seed,
+                        log_interval=log_interval, bucket=bucket, progress=False)
+    return pretrain(net, dataset, ctxs, args)
 
 
 def drawn_batches(valid_lens, batch_size, bucket, seed, num_passes):
