@@ -290,6 +290,23 @@ def test_resume_refuses_another_batch_size(nli, tmp_path):
         run_finetune(nli, folder, resume=True, batch_size=12)
 
 
+@pytest.mark.parametrize('changed, message', [
+    (dict(lr=1e-6), r'lr=0\.002.*this run has lr=1e-06'),
+    (dict(num_epochs=3, weight_decay=0.1), r'weight_decay=0\.0, num_epochs=2;.*'
+                                           r'weight_decay=0\.1, num_epochs=3'),
+])
+def test_resume_refuses_changed_options_naming_them(nli, tmp_path, changed, message):
+    """Regression: a run resumed with another --lr silently went on with the
+    learning rate of its checkpoint."""
+    folder = str(tmp_path / 'b')
+    run_finetune(nli, folder, crash_after=3)
+    with pytest.raises(ValueError, match=message):
+        run_finetune(nli, folder, resume=True, **changed)
+    # Options that do not change the computation may differ.
+    _, summary = run_finetune(nli, folder, resume=True, keep_checkpoints=5, progress=True)
+    assert summary['steps'] == 10
+
+
 def test_nonfinite_loss_stops_with_step_and_epoch(nli, tmp_path):
     """A parameter turned NaN after step 7 (epoch 2): the loss of step 8 is NaN;
     the epoch-end check names it, and the epoch-1 checkpoint stays the last one."""

@@ -4,7 +4,7 @@ as a job of the shared loop (`gluon_bert.train.loop`)."""
 import mxnet as mx
 from mxnet import gluon
 
-from gluon_bert.data.batching import split_and_load, iterate_batches, length_buckets, nli_batch
+from gluon_bert.data.batching import split_and_load, nli_batch
 from gluon_bert.inference import evaluate_accuracy
 from gluon_bert.train.devices import setup_kvstore
 from gluon_bert.train.loop import Job, train
@@ -22,18 +22,10 @@ class FinetuneJob(Job):
     ignore_stale_grad = True
 
     def __init__(self, net, train_set, test_set, ctxs, args, cluster, on_epoch_end=None):
-        self.net, self.train_set, self.test_set = net, train_set, test_set
-        self.ctxs, self.args, self.on_epoch_end = ctxs, args, on_epoch_end
+        super().__init__(train_set, args)
+        self.net, self.test_set, self.ctxs, self.on_epoch_end = net, test_set, ctxs, on_epoch_end
         self.is_root, self.num_workers = cluster.is_root, cluster.num_workers
         self.loss = gluon.loss.SoftmaxCrossEntropyLoss()
-
-    def _sampler(self):
-        return length_buckets(self.train_set.valid_lens, self.args.batch_size, self.args.bucket)
-
-    def steps_per_pass(self):
-        sampler = self._sampler()
-        return len(sampler) if sampler is not None else \
-            -(-len(self.train_set) // self.args.batch_size)
 
     def num_steps(self):
         return self.args.num_epochs * self.steps_per_pass()
@@ -41,12 +33,8 @@ class FinetuneJob(Job):
     def finished(self, step, passes):
         return passes >= self.args.num_epochs
 
-    def batches(self, rng):
-        return list(iterate_batches(len(self.train_set), self.args.batch_size, True, rng,
-                                    self._sampler()))
-
     def forward(self, net, micro, batch):
-        shards = split_and_load(nli_batch(self.train_set, micro), self.ctxs)
+        shards = split_and_load(nli_batch(self.data, micro), self.ctxs)
         outs = [(net(t, s, v), y) for t, s, v, y in shards]
         ls = [self.loss(y_hat, y) for y_hat, y in outs]
         first = self.ctxs[0]
@@ -78,7 +66,7 @@ class FinetuneJob(Job):
         return record
 
     def summary(self, records, progress):
-        return dict(records[-1], num_train_examples=len(self.train_set),
+        return dict(records[-1], num_train_examples=len(self.data),
                     num_test_examples=0 if self.test_set is None else len(self.test_set),
                     devices=[str(c) for c in self.ctxs], records=records,
                     steps=progress['step'], num_workers=self.num_workers)

@@ -18,6 +18,7 @@ import numpy as np
 import mxnet as mx
 from mxnet import autograd, gluon
 
+from gluon_bert.data.batching import iterate_batches, length_buckets
 from gluon_bert.model.bert import select_layer_norm
 from gluon_bert.train import checkpoint as _ckpt
 from gluon_bert.train import devices as _dev
@@ -28,16 +29,25 @@ __all__ = ['Job', 'train', 'prepare_net']
 
 
 class Job:
-    """What a training job adds to the loop.  Subclasses set `name` and
-    `metric_names` and implement the methods below."""
+    """What a training job adds to the loop: `data` (its training examples,
+    with their `valid_lens`) and `args` (its run options).  Subclasses set
+    `name` and `metric_names` and implement the methods that raise here."""
     name = 'train'
     metric_names = ()          # the per-step sums, in the order `forward` returns them
     shown = ()                 # record entries shown in the progress bar
     ignore_stale_grad = False
 
+    def __init__(self, data, args):
+        self.data, self.args = data, args
+
+    def _sampler(self):
+        return length_buckets(self.data.valid_lens, self.args.batch_size, self.args.bucket)
+
     def steps_per_pass(self):
         """Optimizer steps in one pass over the data."""
-        raise NotImplementedError
+        sampler = self._sampler()
+        return len(sampler) if sampler is not None else \
+            -(-len(self.data) // self.args.batch_size)
 
     def num_steps(self):
         """Optimizer steps of the whole run (for learning-rate schedules)."""
@@ -48,8 +58,10 @@ class Job:
         raise NotImplementedError
 
     def batches(self, rng):
-        """The index arrays of one pass, drawn from the RandomState `rng`."""
-        raise NotImplementedError
+        """The index arrays of one pass, drawn from the RandomState `rng`
+        (shuffled, or from length buckets with `args.bucket`)."""
+        return list(iterate_batches(len(self.data), self.args.batch_size, True, rng,
+                                    self._sampler()))
 
     def forward(self, net, micro, batch):
         """Under `autograd.record`: the device losses of the micro-batch `micro`

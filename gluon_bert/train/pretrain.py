@@ -4,7 +4,7 @@ import numpy as np
 import mxnet as mx
 from mxnet import gluon
 
-from gluon_bert.data.batching import split_and_load, iterate_batches, length_buckets, padded_length
+from gluon_bert.data.batching import split_and_load, padded_length
 from gluon_bert.model.bert import cls_encoding
 from gluon_bert.train.loop import Job, train
 
@@ -87,17 +87,9 @@ class PretrainJob(Job):
     shown = ('mlm_loss', 'nsp_loss')
 
     def __init__(self, net, dataset, ctxs, args):
-        self.dataset, self.ctxs, self.args = dataset, ctxs, args
-        self.vocab_size = net.config.vocab_size
+        super().__init__(dataset, args)
+        self.ctxs, self.vocab_size = ctxs, net.config.vocab_size
         self.loss = gluon.loss.SoftmaxCrossEntropyLoss()
-
-    def _sampler(self):
-        return length_buckets(self.dataset.valid_lens, self.args.batch_size, self.args.bucket)
-
-    def steps_per_pass(self):
-        sampler = self._sampler()
-        return len(sampler) if sampler is not None else \
-            -(-len(self.dataset) // self.args.batch_size)
 
     def num_steps(self):
         return self.args.num_steps
@@ -105,14 +97,10 @@ class PretrainJob(Job):
     def finished(self, step, passes):
         return step >= self.args.num_steps
 
-    def batches(self, rng):
-        return list(iterate_batches(len(self.dataset), self.args.batch_size, True, rng,
-                                    self._sampler()))
-
     def forward(self, net, micro, batch):
         # Normalised by the GLOBAL batch's counts (see get_batch_loss_bert).
-        num_weights = float(self.dataset.all_mlm_weights[batch].sum()) + 1e-8
-        shards = split_pretrain_batch(pretrain_batch(self.dataset, micro), self.ctxs)
+        num_weights = float(self.data.all_mlm_weights[batch].sum()) + 1e-8
+        shards = split_pretrain_batch(pretrain_batch(self.data, micro), self.ctxs)
         mlm_ls, nsp_ls, ls = get_batch_loss_bert(net, self.loss, self.vocab_size, shards,
                                                  num_weights, len(batch))
         first = self.ctxs[0]

@@ -1,0 +1,74 @@
+"""Run options: the command lines come from the dataclasses, one object reaches
+the loop, and the output folder keeps it whole."""
+import dataclasses
+import json
+import os
+
+import pytest
+
+from gluon_bert.train.options import (FinetuneArgs, PretrainArgs, build_parser,
+                                      computation_fields, load_args, parse_args,
+                                      resume_mismatch, save_args)
+
+
+@pytest.mark.parametrize('cls', [PretrainArgs, FinetuneArgs])
+def test_every_field_is_an_option_with_its_default(cls):
+    parsed = parse_args(cls, [])
+    assert parsed == cls()
+    help_text = build_parser(cls).format_help()
+    for f in dataclasses.fields(cls):
+        flag = '--' + f.name.replace('_', '-')
+        if f.type is bool and f.default is True:
+            flag = '--no-' + f.name.replace('_', '-')
+        assert flag in help_text, flag
+        assert f.metadata['help'], f.name
+
+
+def test_values_aliases_and_types():
+    a = parse_args(FinetuneArgs, ['--init', 'minilm', '--lr', '5e-5', '--freeze-layers', '0,-1',
+                                  '--no-progress', '--optimizer-params', '{"beta1": 0.8}',
+                                  '--synthetic-pairs', '96,32', '--clip-grad-norm', '1'])
+    assert (a.pretrained, a.lr, a.freeze_layers, a.progress) == ('minilm', 5e-5, [0, -1], False)
+    assert a.optimizer_params == {'beta1': 0.8} and a.synthetic_pairs == [96, 32]
+    assert a.clip_grad_norm == 1.0
+    p = parse_args(PretrainArgs, ['--num-steps', '10', '--bucket', '4', '--amp'])
+    assert (p.num_steps, p.bucket, p.amp, p.lr, p.batch_size) == (10, 4, True, 0.01, 256)
+
+
+@pytest.mark.parametrize('argv, what', [
+    (['--batch-size', '0'], '--batch-size: must be at least 1'),
+    (['--num-steps', '-3'], '--num-steps: must be at least 1'),
+    (['--lr-schedule', 'cosine'], "--lr-schedule: invalid choice: 'cosine'"),
+    (['--optimizer-params', '[1]'], '--optimizer-params: expected a JSON object'),
+])
+def test_invalid_values_name_the_option(argv, what, capsys):
+    with pytest.raises(SystemExit) as info:
+        parse_args(PretrainArgs, argv)
+    assert info.value.code == 2
+    assert what in capsys.readouterr().err
+
+
+def test_args_json_round_trip_and_mismatch(tmp_path):
+    args = FinetuneArgs(lr=1e-3, batch_size=24, output=str(tmp_path), resume=True)
+    path = str(tmp_path / 'args.json')
+    save_args(path, args, 'finetune')
+    kind, saved = load_args(path)
+    assert kind == 'finetune' and saved == json.loads(json.dumps(args.to_dict()))
+    assert FinetuneArgs(**saved) == args
+    # Options that do not change the computation are not compared.
+    assert 'output' not in computation_fields(args) and 'ctx' not in computation_fields(args)
+    assert resume_mismatch(saved, args.replace(ctx='cpu:0,cpu:1', output='elsewhere',
+                                               keep_checkpoints=9)) == []
+    diff = resume_mismatch(saved, args.replace(lr=1e-2, freeze_layers=[0]))
+    assert diff == [('lr', 1e-3, 1e-2), ('freeze_layers', [], [0])]
+
+
+def test_the_run_folder_holds_its_options(tmp_path):
+    from gluon_bert.train.jobs import run_pretraining
+    out = str(tmp_path / 'pre')
+    args = PretrainArgs(dataset='synthetic', synthetic_paragraphs=30, num_steps=2,
+                        batch_size=8, max_len=32, log_interval=1, progress=False, output=out)
+    run_pretraining(args, model_overrides=dict(num_hiddens=16, ffn_num_hiddens=16,
+                                               num_heads=2, num_blks=1))
+    kind, saved = load_args(os.path.join(out, 'args.json'))
+    assert kind == 'pretrain' and PretrainArgs(**saved) == args
