@@ -21,9 +21,10 @@ from mxnet import gluon
 from gluon_bert.fileio import read_utf8
 from gluon_bert.text import vocab as text
 
-__all__ = ['TRAIN_FILE', 'read_wiki', 'WikiTextDataset', 'pretraining_dataset']
+__all__ = ['TRAIN_FILE', 'VALID_FILE', 'read_wiki', 'WikiTextDataset', 'pretraining_dataset']
 
 TRAIN_FILE = 'wiki.train.tokens'
+VALID_FILE = 'wiki.valid.tokens'
 MLM_FRACTION = 0.15
 _BLOCK = 4096  # examples masked at a time (bounds the temporary arrays)
 
@@ -71,6 +72,22 @@ class WikiTextDataset(gluon.data.Dataset):
         self.num_pairs = len(first)
         self._pad_pairs(sentences, first, second, is_next)
         self._mask_tokens()
+
+    ARRAYS = ('all_token_ids', 'all_segments', 'valid_lens', 'all_pred_positions',
+              'all_mlm_weights', 'all_mlm_labels', 'nsp_labels')
+
+    def take(self, num_pairs, seed=0):
+        """A copy holding `num_pairs` of the examples (all if fewer), drawn with
+        `seed`, in their original order: a fixed evaluation set."""
+        out = object.__new__(type(self))
+        out.__dict__.update(self.__dict__)
+        n = len(self)
+        idx = np.sort(np.random.default_rng(seed).permutation(n)[:num_pairs]) \
+            if num_pairs < n else np.arange(n)
+        for name in self.ARRAYS:
+            setattr(out, name, getattr(self, name)[idx])
+        out.num_pairs = len(idx)
+        return out
 
     def __getitem__(self, idx):
         return (self.all_token_ids[idx], self.all_segments[idx], self.valid_lens[idx],

@@ -15,7 +15,7 @@ from mxnet import init
 from gluon_bert.data import snli
 from gluon_bert.data.download import get_dataset_dir
 from gluon_bert.data.synthetic import nli_task, write_wikitext
-from gluon_bert.data.wikitext import WikiTextDataset, read_wiki
+from gluon_bert.data.wikitext import VALID_FILE, WikiTextDataset, read_wiki
 from gluon_bert.fileio import write_json_atomic
 from gluon_bert.model import folders
 from gluon_bert.model.bert import BERTModel, BERTClassifier
@@ -38,15 +38,33 @@ def _seed_everything(seed):
 
 
 def load_pretraining_paragraphs(args):
-    """Paragraphs (lists of sentences) of WikiText-2 or of the synthetic corpus."""
+    """Paragraphs (lists of sentences) of WikiText-2 or of the synthetic corpus:
+    (training, validation); the validation paragraphs come from the corpus'
+    `wiki.valid.tokens` (None when it has none)."""
+    def read(folder):
+        valid = os.path.join(folder, VALID_FILE)
+        return (read_wiki(folder, seed=args.seed),
+                read_wiki(valid, seed=args.seed) if os.path.isfile(valid) else None)
     if args.dataset == 'synthetic':
         with tempfile.TemporaryDirectory() as tmp:
             write_wikitext(tmp, args.synthetic_paragraphs, args.seed)
-            return read_wiki(tmp, seed=args.seed)
+            return read(tmp)
     if args.dataset == 'wikitext-2':
-        return read_wiki(get_dataset_dir('wikitext-2', args.data_dir,
-                                         files=('wiki.train.tokens',)), seed=args.seed)
+        return read(get_dataset_dir('wikitext-2', args.data_dir, files=('wiki.train.tokens',)))
     raise ValueError("dataset must be 'wikitext-2' or 'synthetic', not %r" % args.dataset)
+
+
+def validation_set(args, paragraphs, vocab):
+    """The fixed validation pairs: `args.eval_pairs` pretraining examples of the
+    held-out `paragraphs`, with the training vocabulary, drawn with a seed of
+    their own (the same for every run of the same corpus and seed)."""
+    if not args.eval_interval:
+        return None
+    if not paragraphs:
+        print('note: the corpus has no %s: no validation metrics' % VALID_FILE, flush=True)
+        return None
+    data = WikiTextDataset(paragraphs, max_len=args.max_len, vocab=vocab, seed=args.seed + 1)
+    return data.take(args.eval_pairs, seed=args.seed + 1)
 
 
 def _start(args, marker, kind):
@@ -78,29 +96,40 @@ def run_pretraining(args, model_overrides=None):
     'dist_sync'...) only rank 0 writes into `output`."""
     cluster, ckpt_dir, ctxs = _start(args, folders.MODEL_PARAMS, 'pretrain')
     t0 = time.perf_counter()
-    paragraphs = load_pretraining_paragraphs(args)
+    paragraphs, held_out = load_pretraining_paragraphs(args)
     data = WikiTextDataset(paragraphs, max_len=args.max_len, seed=args.seed)
-    print('read %d paragraphs, %d sentence pairs, vocabulary size %d (%.1f s)'
-          % (len(paragraphs), len(data), len(data.vocab), time.perf_counter() - t0),
-          flush=True)
+    valid = validation_set(args, held_out, data.vocab)
+    print('read %d paragraphs, %d sentence pairs, vocabulary size %d%s (%.1f s)'
+          % (len(paragraphs), len(data), len(data.vocab),
+             '' if valid is None else '; %d validation pairs' % len(valid),
+             time.perf_counter() - t0), flush=True)
     config = get_config(args.preset, len(data.vocab), **(model_overrides or {}))
     if config.max_len < args.max_len:
         config = config.replace(max_len=args.max_len)
     net = BERTModel(config)
     net.initialize(init.Xavier(), ctx=ctxs)
     summary = pretrain(net, data, ctxs, args, cluster=cluster, checkpoint_dir=ckpt_dir,
-                       metrics_path=os.path.join(args.output, 'metrics.jsonl'))
+                       metrics_path=os.path.join(args.output, 'metrics.jsonl'),
+                       valid_set=valid)
     records = summary.pop('records')
     if not cluster.is_root:         # rank 0 writes the outputs
         return summary
-    plot_curves(records, 'step', ['mlm_loss', 'nsp_loss'],
+    plot_curves(records, 'step', ['mlm_loss', 'val_mlm_loss', 'nsp_loss', 'val_nsp_loss'],
                 os.path.join(args.output, 'curves.png'), 'BERT pretraining')
     folders.save_pretrained(args.output, net, data.tokenizer)
     summary.update(dataset=args.dataset, num_pairs_in_data=len(data),
                    vocab_size=len(data.vocab), devices=[str(c) for c in ctxs],
                    preset=args.preset)
     write_json_atomic(os.path.join(args.output, 'summary.json'), summary)
-    print('MLM loss %.3f, NSP loss %.3f' % (summary['mlm_loss'], summary['nsp_loss']))
+    print('MLM loss %.3f, NSP loss %.3f (means over all %d steps, as the chapter prints)'
+          % (summary['mlm_loss_running'], summary['nsp_loss_running'], summary['steps']))
+    print('MLM loss %.3f, NSP loss %.3f (last %d steps)'
+          % (summary['mlm_loss'], summary['nsp_loss'],
+             summary['steps'] - (records[-2]['step'] if len(records) > 1 else 0)))
+    if 'val_mlm_loss' in summary:
+        print('validation: MLM loss %.3f, MLM acc %.3f, NSP loss %.3f, NSP acc %.3f'
+              % (summary['val_mlm_loss'], summary['val_mlm_acc'], summary['val_nsp_loss'],
+                 summary['val_nsp_acc']))
     print('%.1f sentence pairs/sec on %s' % (summary['pairs_per_sec'], [str(c) for c in ctxs]))
     return summary
 

@@ -81,7 +81,8 @@ class Job:
         """The metrics record of the steps since the last one: `sums` of the
         metric vectors (over all workers), over `num_steps` steps and
         `num_examples` examples; `progress` holds `step`, `epoch` (passes
-        completed), `examples` (all so far) and `seconds` (training time)."""
+        completed), `examples` (all so far), `seconds` (training time) and
+        `records` (the records so far).  Evaluation done here is not training time."""
         raise NotImplementedError
 
     def summary(self, records, progress):
@@ -203,7 +204,8 @@ def train(net, job, ctxs, args, cluster=None, trainer=None, checkpoint_dir=None,
     bar.update(step)
 
     def progress(passes):
-        return dict(step=step, epoch=passes, examples=examples, seconds=timer.total)
+        return dict(step=step, epoch=passes, examples=examples, seconds=timer.total,
+                    records=log.records)
 
     finished = job.finished(step, epoch)
     pending = None

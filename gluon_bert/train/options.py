@@ -110,6 +110,11 @@ class PretrainArgs(TrainArgs):
     num_steps: int = option(4000, 'optimizer steps', minimum=1)
     max_len: int = option(128, 'longest pair in tokens, <cls> and <sep> included', minimum=8)
     log_interval: int = option(50, 'steps per logged line of metrics.jsonl', minimum=1)
+    eval_interval: int = option(200, 'every N steps, MLM/NSP loss and accuracy on a fixed '
+                                'set of pairs from wiki.valid.tokens (the held-out corpus); '
+                                '0: never', metavar='N', computation=False, minimum=0)
+    eval_pairs: int = option(2000, 'pairs of that validation set', computation=False,
+                             minimum=1)
     synthetic_paragraphs: int = option(2000, 'paragraphs of the synthetic corpus', minimum=1)
     output: str = option('runs/pretrain', 'output folder', computation=False)
 

@@ -4,11 +4,12 @@ import numpy as np
 import mxnet as mx
 from mxnet import gluon
 
-from gluon_bert.data.batching import split_and_load, padded_length
+from gluon_bert.data.batching import iterate_batches, split_and_load, padded_length
 from gluon_bert.model.bert import cls_encoding
 from gluon_bert.train.loop import Job, train
 
-__all__ = ['pretrain', 'PretrainJob', 'get_batch_loss_bert', 'pretrain_batch',
+__all__ = ['pretrain', 'PretrainJob', 'evaluate_pretraining', 'running_means',
+           'get_batch_loss_bert', 'pretrain_batch',
            'split_pretrain_batch', 'flatten_mlm_targets']
 
 
@@ -76,19 +77,58 @@ def get_batch_loss_bert(net, loss, vocab_size, shards, num_mlm_weights, batch_si
     return mlm_ls, nsp_ls, ls
 
 
+def evaluate_pretraining(net, dataset, ctxs, batch_size=256):
+    """MLM loss and accuracy (over the real predictions) and NSP loss and
+    accuracy of `net` on the pretraining examples `dataset`, dropout off."""
+    loss = gluon.loss.SoftmaxCrossEntropyLoss()
+    vocab_size = net.config.vocab_size
+    parts = []
+    for idx in iterate_batches(len(dataset), batch_size, False):
+        for tokens, segments, valid, mlm_pos, w, mlm_y, nsp_y in split_pretrain_batch(
+                pretrain_batch(dataset, idx), ctxs):
+            encoded = net.encoder(tokens, segments, valid)
+            nsp_hat = net.nsp(net.hidden(cls_encoding(mx.nd, encoded)))
+            mlm_hat = net.mlm(encoded.reshape((-3, 0)).expand_dims(0),
+                              mlm_pos).reshape((-1, vocab_size))
+            hit = (mlm_hat.argmax(axis=1) == mlm_y.astype('float32'))
+            parts.append(mx.nd.stack(
+                (loss(mlm_hat, mlm_y) * w).sum(), (hit * w).sum(), w.sum(),
+                loss(nsp_hat, nsp_y).sum(),
+                (nsp_hat.argmax(axis=1) == nsp_y.astype('float32')).sum()
+            ).as_in_context(ctxs[0]))
+    s = mx.nd.add_n(*parts).asnumpy() if parts else np.zeros(5)
+    n = max(1, len(dataset))
+    return dict(val_mlm_loss=float(s[0] / max(s[2], 1e-8)), val_mlm_acc=float(s[1] / max(s[2], 1e-8)),
+                val_nsp_loss=float(s[3] / n), val_nsp_acc=float(s[4] / n))
+
+
+def running_means(records, names, step):
+    """The means over all `step` steps so far of the per-interval means `names`
+    in `records` (each over the steps since the record before it): the
+    statistic the chapter prints."""
+    out, prev, totals = {}, 0, dict.fromkeys(names, 0.0)
+    for r in records:
+        for k in names:
+            totals[k] += r[k] * (r['step'] - prev)
+        prev = r['step']
+    return {k + '_running': totals[k] / step for k in names} if step else {}
+
+
 class PretrainJob(Job):
     """Pretraining steps: `args.num_steps` steps over a WikiTextDataset, each
     loss normalised by the global batch's MLM-weight count and size (so the
     update does not depend on the devices or workers sharing it; `trainer.step(1)`).
     Every `args.log_interval` steps a record holds the interval's mean MLM and
-    NSP losses."""
+    NSP losses and their running means over all steps so far; every
+    `args.eval_interval` steps also the metrics on `valid_set` (if given)."""
     name = 'pretrain'
     metric_names = ('mlm_loss', 'nsp_loss')
-    shown = ('mlm_loss', 'nsp_loss')
+    shown = ('mlm_loss', 'nsp_loss', 'val_mlm_loss', 'val_nsp_loss')
 
-    def __init__(self, net, dataset, ctxs, args):
+    def __init__(self, net, dataset, ctxs, args, valid_set=None):
         super().__init__(dataset, args)
-        self.ctxs, self.vocab_size = ctxs, net.config.vocab_size
+        self.net, self.ctxs, self.vocab_size = net, ctxs, net.config.vocab_size
+        self.valid_set = valid_set if args.eval_interval else None
         self.loss = gluon.loss.SoftmaxCrossEntropyLoss()
 
     def num_steps(self):
@@ -110,30 +150,46 @@ class PretrainJob(Job):
     def step_size(self, batch):
         return 1
 
+    def _eval_due(self, step, finished):
+        return self.valid_set is not None and (step % self.args.eval_interval == 0 or finished)
+
     def log_due(self, step, end_of_pass, finished):
-        return step % self.args.log_interval == 0 or finished
+        return step % self.args.log_interval == 0 or finished or self._eval_due(step, finished)
 
     def record(self, sums, num_steps, num_examples, progress):
-        return dict(step=progress['step'], mlm_loss=float(sums[0]) / num_steps,
-                    nsp_loss=float(sums[1]) / num_steps, time=progress['seconds'],
-                    pairs_per_sec=progress['examples'] / progress['seconds'])
+        step = progress['step']
+        record = dict(step=step, mlm_loss=float(sums[0]) / num_steps,
+                      nsp_loss=float(sums[1]) / num_steps, time=progress['seconds'],
+                      pairs_per_sec=progress['examples'] / progress['seconds'])
+        record.update(running_means(progress['records'] + [record], self.metric_names, step))
+        if self._eval_due(step, step >= self.args.num_steps):
+            record.update(evaluate_pretraining(self.net, self.valid_set, self.ctxs))
+        return record
 
     def summary(self, records, progress):
         last = records[-1]
-        return {'mlm_loss': last['mlm_loss'], 'nsp_loss': last['nsp_loss'],
-                'steps': progress['step'], 'pairs': progress['examples'],
-                'seconds': progress['seconds'],
-                'pairs_per_sec': progress['examples'] / progress['seconds'],
-                'records': records}
+        out = {'mlm_loss': last['mlm_loss'], 'nsp_loss': last['nsp_loss'],
+               'steps': progress['step'], 'pairs': progress['examples'],
+               'seconds': progress['seconds'],
+               'pairs_per_sec': progress['examples'] / progress['seconds'],
+               'records': records}
+        out.update({k: v for k, v in last.items() if k.endswith('_running')})
+        evaluated = [r for r in records if 'val_mlm_loss' in r]
+        if evaluated:
+            out.update({k: v for k, v in evaluated[-1].items() if k.startswith('val_')})
+        return out
 
 
 def pretrain(net, dataset, ctxs, args, cluster=None, checkpoint_dir=None, metrics_path=None,
-             hybridize=True):
+             hybridize=True, valid_set=None):
     """Pretrain `net` (an initialized BERTModel) on a WikiTextDataset over the
     devices `ctxs` with the run options `args` (a `PretrainArgs`).  Returns a
     summary dict with the final MLM and NSP losses (mean over the last log
-    interval) and pairs/sec.  `cluster`, `checkpoint_dir`, `metrics_path`: see
+    interval, and running means over all steps), the last validation metrics on
+    `valid_set` (pretraining examples, evaluated every `args.eval_interval`
+    steps) and pairs/sec.  `cluster`, `checkpoint_dir`, `metrics_path`: see
     `gluon_bert.train.loop.train`."""
-    return train(net, PretrainJob(net, dataset, ctxs, args), ctxs, args, cluster=cluster,
+    return train(net, PretrainJob(net, dataset, ctxs, args, valid_set), ctxs, args,
+                 cluster=cluster,
                  checkpoint_dir=checkpoint_dir, metrics_path=metrics_path,
                  hybridize=hybridize)
