@@ -232,3 +232,55 @@ def test_importing_gluon_bert_first_uses_every_usable_cpu_unless_told():
     out = subprocess.run([sys.executable, '-c', code], env=env, check=True,
                          stdout=subprocess.PIPE).stdout.decode().strip()
     assert out == '1'
+
+
+def test_validation_metrics_are_logged_and_fall(wiki, tmp_path):
+    """Every eval_interval steps the record holds the MLM/NSP loss and accuracy on
+    held-out pairs (another part of the synthetic corpus, the training
+    vocabulary); they are finite, and they fall as training proceeds."""
+    import json
+    lines = wikitext_lines(120, seed=7)
+    held_out = [l.strip().lower().split(' . ') for l in lines if len(l.split(' . ')) >= 2]
+    valid = WikiTextDataset(held_out, max_len=64, vocab=wiki.vocab, seed=1).take(200, seed=1)
+    assert len(valid) == 200
+    net = fresh_bert(tiny_config(len(wiki.vocab), dropout=0.1), [mx.cpu()])
+    metrics = str(tmp_path / 'metrics.jsonl')
+    s = pretrain(net, wiki, [mx.cpu()],
+                 PretrainArgs(num_steps=240, batch_size=64, lr=2e-3, log_interval=40,
+                              eval_interval=80, progress=False),
+                 metrics_path=metrics, valid_set=valid)
+    with open(metrics) as f:
+        records = [json.loads(line) for line in f]
+    assert [r['step'] for r in records] == [40, 80, 120, 160, 200, 240]
+    evaluated = [r for r in records if 'val_mlm_loss' in r]
+    assert [r['step'] for r in evaluated] == [80, 160, 240]
+    keys = ('val_mlm_loss', 'val_mlm_acc', 'val_nsp_loss', 'val_nsp_acc')
+    assert all(np.isfinite(r[k]) for r in evaluated for k in keys)
+    assert all(0 <= r['val_mlm_acc'] <= 1 and 0 <= r['val_nsp_acc'] <= 1 for r in evaluated)
+    first, last = evaluated[0], evaluated[-1]
+    assert last['val_mlm_loss'] < first['val_mlm_loss'] - 0.1, evaluated
+    assert last['val_mlm_acc'] > first['val_mlm_acc'], evaluated
+    assert last['val_nsp_loss'] < first['val_nsp_loss'], evaluated
+    assert s['val_mlm_loss'] == last['val_mlm_loss']
+    # The running means are the chapter's statistic: the mean over all steps so far.
+    assert s['mlm_loss_running'] == pytest.approx(
+        sum(r['mlm_loss'] * 40 for r in records) / 240, rel=1e-6)
+
+
+def test_gradient_clipping_bounds_the_update(wiki):
+    """With --clip-grad-norm the update of one SGD step has at most lr * norm;
+    a bound far above the gradient's norm changes nothing."""
+    def one_step(clip):
+        net = fresh_bert(tiny_config(len(wiki.vocab)), [mx.cpu()])
+        before = params_of(net)
+        pretrain(net, wiki, [mx.cpu()], PretrainArgs(num_steps=1, batch_size=32, lr=1.0,
+                                                     optimizer='sgd', clip_grad_norm=clip,
+                                                     progress=False, eval_interval=0))
+        after = params_of(net)
+        return np.sqrt(sum(((after[k] - before[k]) ** 2).sum() for k in before)), after
+    free, free_params = one_step(None)
+    clipped, _ = one_step(0.01)
+    loose, loose_params = one_step(1e6)
+    assert free > 0.05 and clipped == pytest.approx(0.01, rel=1e-3)
+    for k in free_params:
+        np.testing.assert_allclose(loose_params[k], free_params[k], rtol=1e-5, atol=1e-7)
