@@ -11,12 +11,12 @@ the same hyperparameters; each framework runs in its own process.
         --train-file train.tsv --test-file test.tsv --json compare.json
 """
 import argparse
-import json
-import os
 import sys
 
 import _path  # noqa: F401
 from gluon_bert.compare import harness as compare
+from gluon_bert.fileio import write_json_atomic
+from gluon_bert.system import usable_cpus
 
 
 def parse_args(argv=None):
@@ -47,7 +47,7 @@ def parse_args(argv=None):
     p.add_argument('--head', choices=['hidden', 'mlp'], default=None)
     p.add_argument('--threads', type=int, default=None,
                    help='threads of each framework (default: all cores, %d here)'
-                   % (os.cpu_count() or 1))
+                   % usable_cpus())
     p.add_argument('--torch-pad', choices=list(compare.TORCH_PAD), default='batch',
                    help="PyTorch batches padded like gluon_bert's ('batch', default) or to "
                    "max_len as the chapter's PyTorch code ('max_len')")
@@ -85,9 +85,7 @@ def main(argv=None):
         num_workers=a.num_workers, dataset_name=name)
     print(compare.format_table(report))
     if a.json:
-        with open(a.json, 'w') as f:
-            json.dump(report, f, indent=2, sort_keys=True)
-            f.write('\n')
+        write_json_atomic(a.json, report)
         print('wrote %s' % a.json, file=sys.stderr)
     return report
 

@@ -1,17 +1,18 @@
 """The encoded NLI pairs and their padded batches, as the comparison and the
 benchmark hand them to either framework.
 
-Numpy only: a PyTorch worker imports this module without MXNet.  The data
+Numpy only (with `gluon_bert.data.batching`, which imports MXNet only where
+it is used): a PyTorch worker imports this module without MXNet.  The data
 order: epoch e trains on the e-th `RandomState(seed).permutation(n)` cut into
 consecutive batches (`epoch_orders`, `batches_of`); that is the order
 `gluon_bert`'s `finetune` draws with the same seed (without length buckets).
 """
 import numpy as np
 
+from gluon_bert.data.batching import PAD_MULTIPLE, padded_length
+
 __all__ = ['PAD_MULTIPLE', 'NLIArrays', 'padded_length', 'batch_length', 'epoch_orders',
            'batches_of', 'batch_arrays', 'padded_shapes']
-
-PAD_MULTIPLE = 8
 
 
 class NLIArrays:
@@ -44,12 +45,6 @@ class NLIArrays:
     @classmethod
     def from_arrays(cls, arrays, prefix=''):
         return cls(*(arrays[prefix + f] for f in cls.FIELDS))
-
-
-def padded_length(max_valid, max_len, multiple=PAD_MULTIPLE):
-    """Length a batch is padded to: its longest pair rounded up to a multiple of
-    `multiple`, at most `max_len` (`gluon_bert.data.batching.padded_length`)."""
-    return int(min(max_len, multiple * -(-max(1, int(max_valid)) // multiple)))
 
 
 def batch_length(valid_lens, max_len, pad='batch'):

@@ -53,7 +53,8 @@ from gluon_bert.fileio import write_json_atomic
 from gluon_bert.model.config import BERTConfig, get_config
 from gluon_bert.compare.batches import (PAD_MULTIPLE, NLIArrays, epoch_orders, batches_of,
                                         batch_arrays)
-from gluon_bert.compare.process import (available_cores, max_rss_mib, CPUClock,
+from gluon_bert.system import usable_cpus
+from gluon_bert.compare.process import (max_rss_mib, CPUClock,
                                         loaded_versions, run_job)
 
 __all__ = ['FRAMEWORKS', 'TORCH_PAD', 'build_classifier', 'prepare_job', 'run_worker',
@@ -138,7 +139,7 @@ def prepare_job(folder, pretrained, train_raw, test_raw, max_len=128, batch_size
     settings = dict(pretrained=str(pretrained), model=model, dataset=dataset_name, max_len=max_len,
                     batch_size=batch_size, num_epochs=num_epochs, lr=lr, seed=seed,
                     dropout=config.dropout, torch_pad=torch_pad,
-                    threads=threads or available_cores(), hybridize=hybridize,
+                    threads=threads or usable_cpus(), hybridize=hybridize,
                     num_train_examples=len(train), num_test_examples=len(test),
                     mean_train_valid_len=float(train.valid_lens.mean()),
                     num_parameters=int(sum(v.size for v in params.values())),

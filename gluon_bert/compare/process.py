@@ -16,21 +16,13 @@ import subprocess
 import sys
 import time
 
-__all__ = ['ROOT', 'THREAD_VARS', 'available_cores', 'thread_env', 'max_rss_mib',
+__all__ = ['ROOT', 'THREAD_VARS', 'thread_env', 'max_rss_mib',
            'load_average', 'CPUClock', 'loaded_versions', 'run_job']
 
 # The folder holding the `gluon_bert` package.
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 THREAD_VARS = ('OMP_NUM_THREADS', 'MXNET_OMP_MAX_THREADS', 'OPENBLAS_NUM_THREADS',
                'MKL_NUM_THREADS')
-
-
-def available_cores():
-    """Cores this process may run on (its affinity where the OS reports one)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def thread_env(threads, env=None):

@@ -1,11 +1,13 @@
 """Batches: shuffled or length-bucketed index batches, each padded to its own
-longest example, split over the devices with `gluon.utils.split_and_load`."""
+longest example, split over the devices with `gluon.utils.split_and_load`.
+Imports MXNet only where it is used: a PyTorch worker of the comparison reads
+`padded_length` from here."""
 import math
 
 import numpy as np
-from mxnet import gluon
 
-__all__ = ['split_and_load', 'padded_length', 'iterate_batches', 'length_buckets', 'nli_batch']
+__all__ = ['PAD_MULTIPLE', 'split_and_load', 'padded_length', 'iterate_batches',
+           'length_buckets', 'nli_batch']
 
 
 def split_and_load(arrays, ctxs):
@@ -13,13 +15,17 @@ def split_and_load(arrays, ctxs):
     `gluon.utils.split_and_load`; a batch smaller than the number of devices uses
     only as many devices as it has examples, so no shard is ever empty.
     Returns one tuple of NDArrays per used device."""
+    from mxnet import gluon
     n = len(arrays[0])
     use = ctxs[:max(1, min(len(ctxs), n))]
     shards = [gluon.utils.split_and_load(a, use, even_split=False) for a in arrays]
     return list(zip(*shards))
 
 
-def padded_length(max_valid, max_len, multiple=8):
+PAD_MULTIPLE = 8
+
+
+def padded_length(max_valid, max_len, multiple=PAD_MULTIPLE):
     """Sequence length a batch is padded to: its longest example, rounded up to a
     multiple of `multiple` (few distinct shapes for the hybridized graph), at most
     `max_len`."""
