@@ -10,6 +10,7 @@ import argparse
 import os
 
 from gluon_bert.model import folders as checkpoint
+from gluon_bert.pretrained import load_pretrained
 
 
 def convert_main(argv=None):
@@ -20,7 +21,7 @@ def convert_main(argv=None):
     a = p.parse_args(argv)
     if os.path.exists(os.path.join(a.output, checkpoint.MODEL_PARAMS)) and not a.overwrite:
         p.error('%s already holds a model; pass --overwrite to replace it' % a.output)
-    pre = checkpoint.load_pretrained(a.init)
+    pre = load_pretrained(a.init)
     checkpoint.save_pretrained(a.output, pre.bert, pre.tokenizer)
     print('%r -> %s' % (pre, a.output))
     return pre
