@@ -119,7 +119,7 @@ def test_long_pair_is_truncated_with_a_note(runs, capsys):
 
 def test_predict_pair_truncates_and_caps_max_len_at_the_model(runs):
     from gluon_bert.model.folders import load_classifier
-    from gluon_bert.train.finetune import predict_pair
+    from gluon_bert.inference import predict_pair
     _, finetuned = runs
     net, tokenizer = load_classifier(finetuned)
     label, probs, truncated = predict_pair(net, tokenizer, LONG, 'a dog', max_len=16)
