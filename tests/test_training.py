@@ -42,11 +42,6 @@ def nli():
             SNLIBERTDataset(test, 48, tokenizer=tok, num_workers=0), tok)
 
 
-def params_of(net):
-    return {k: v.data(v.list_ctx()[0]).asnumpy()
-            for k, v in net._collect_params_with_prefix().items()}
-
-
 def fresh_bert(config, ctxs, seed=0):
     mx.random.seed(seed)
     net = BERTModel(config)
@@ -95,7 +90,7 @@ def test_pretraining_on_two_devices_has_no_stale_gradients(wiki):
 
 
 @pytest.mark.parametrize('job', ['pretrain', 'finetune'])
-def test_two_devices_equal_one_device(job, wiki, nli):
+def test_two_devices_equal_one_device(job, wiki, nli, params_of):
     """The same global batch split over 2 devices gives the same parameters
     (plain SGD: Adam's normalisation would magnify rounding noise in near-zero
     gradients)."""
@@ -216,10 +211,8 @@ def test_importing_gluon_bert_first_uses_every_usable_cpu_unless_told():
     import os
     import subprocess
     import sys
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     code = 'import gluon_bert, os; print(os.environ["OMP_NUM_THREADS"])'
     env = {k: v for k, v in os.environ.items() if k != 'OMP_NUM_THREADS'}
-    env['PYTHONPATH'] = root
     out = subprocess.run([sys.executable, '-c', code], env=env, check=True,
                          stdout=subprocess.PIPE).stdout.decode().strip()
     assert out == str(len(os.sched_getaffinity(0)))
