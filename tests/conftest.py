@@ -50,21 +50,6 @@ def _load_params(path):
     return {k: v.asnumpy() for k, v in mx.nd.load(path).items()}
 
 
-@pytest.fixture(scope='session')
-def params_of():
-    return _params_of
-
-
-@pytest.fixture(scope='session')
-def max_diff():
-    return _max_diff
-
-
-@pytest.fixture(scope='session')
-def load_params():
-    return _load_params
-
-
 # ---------------------------------------------------------------------------
 # Tiny tasks and models
 
@@ -109,11 +94,20 @@ def make_tiny_pretrained(folder, seed, dropout):
     return folder
 
 
-@pytest.fixture(scope='session')
-def nli_arrays():
-    return make_nli_arrays
+# ---------------------------------------------------------------------------
+# The helpers as fixtures: a test takes e.g. `params_of` as an argument.
 
 
-@pytest.fixture(scope='session')
-def tiny_pretrained():
-    return make_tiny_pretrained
+def _helper_fixture(name, helper):
+    """The session-scoped fixture `name` whose value is the function `helper`."""
+    def fixture():
+        return helper
+    fixture.__doc__ = helper.__doc__
+    return pytest.fixture(scope='session', name=name)(fixture)
+
+
+_params_of_fixture = _helper_fixture('params_of', _params_of)
+_max_diff_fixture = _helper_fixture('max_diff', _max_diff)
+_load_params_fixture = _helper_fixture('load_params', _load_params)
+_nli_arrays_fixture = _helper_fixture('nli_arrays', make_nli_arrays)
+_tiny_pretrained_fixture = _helper_fixture('tiny_pretrained', make_tiny_pretrained)
