@@ -1,26 +1,6 @@
-"""Evaluate a fine-tuned classifier on an NLI file: accuracy, per-class
-precision/recall/F1, confusion matrix and MCC.
-
-    python scripts/evaluate.py --model runs/finetune --data test.tsv [--json report.json]
-"""
-import argparse
-
-import _path  # noqa: F401
-from gluon_bert.inference import evaluate_file
-
-
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--model', required=True, help='fine-tuning output folder')
-    p.add_argument('--data', required=True, help='SNLI file (official, simple TSV or JSONL)')
-    p.add_argument('--json', help='where to write the report (default: MODEL/eval_<data>.json)')
-    p.add_argument('--max-len', type=int, default=128)
-    p.add_argument('--batch-size', type=int, default=512)
-    p.add_argument('--ctx', default='cpu')
-    a = p.parse_args(argv)
-    evaluate_file(a.model, a.data, json_path=a.json, max_len=a.max_len,
-                  batch_size=a.batch_size, ctx=a.ctx)
-
+"""`python scripts/evaluate.py ARGS` is `gluon-bert evaluate ARGS` (gluon_bert.cli.evaluate_main);
+`--help` lists the options."""
+from gluon_bert.cli import evaluate_main
 
 if __name__ == '__main__':
-    main()
+    evaluate_main()

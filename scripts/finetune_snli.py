@@ -1,17 +1,6 @@
-"""Fine-tune a pretrained BERT on SNLI (3 classes: entailment, contradiction, neutral).
-
-    python scripts/finetune_snli.py                      # runs/pretrain -> SNLI train/test
-    python scripts/finetune_snli.py --train-file A.tsv --test-file B.tsv
-    python scripts/finetune_snli.py --dataset synthetic  # offline demo
-"""
-import _path  # noqa: F401
-from gluon_bert.train.jobs import run_finetuning
-from gluon_bert.train.options import FinetuneArgs, parse_args
-
-
-def main(argv=None):
-    return run_finetuning(parse_args(FinetuneArgs, argv, description=__doc__))
-
+"""`python scripts/finetune_snli.py ARGS` is `gluon-bert finetune ARGS` (gluon_bert.cli.finetune_main);
+`--help` lists the options."""
+from gluon_bert.cli import finetune_main
 
 if __name__ == '__main__':
-    main()
+    finetune_main()

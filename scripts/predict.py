@@ -1,23 +1,6 @@
-"""Predict the relation of a premise and a hypothesis.
-
-    python scripts/predict.py --model runs/finetune "a man plays a guitar" "a man makes music"
-"""
-import argparse
-
-import _path  # noqa: F401
-from gluon_bert.inference import predict_text
-
-
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--model', required=True, help='fine-tuning output folder')
-    p.add_argument('premise')
-    p.add_argument('hypothesis')
-    p.add_argument('--max-len', type=int, default=128)
-    p.add_argument('--ctx', default='cpu')
-    a = p.parse_args(argv)
-    predict_text(a.model, a.premise, a.hypothesis, max_len=a.max_len, ctx=a.ctx)
-
+"""`python scripts/predict.py ARGS` is `gluon-bert predict ARGS` (gluon_bert.cli.predict_main);
+`--help` lists the options."""
+from gluon_bert.cli import predict_main
 
 if __name__ == '__main__':
-    main()
+    predict_main()

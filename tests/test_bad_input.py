@@ -9,34 +9,13 @@
 """
 import os
 import re
-import sys
 import warnings
 
 import numpy as np
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
 TINY = dict(num_hiddens=32, ffn_num_hiddens=32, num_heads=2, num_blks=1)
 LONG = ' '.join(['the brown dog runs in the park with a small boy'] * 8)
-
-
-def tiny_pretrained(folder):
-    import mxnet as mx
-    from gluon_bert.model import folders as checkpoint
-    from gluon_bert.model.config import BERTConfig
-    from gluon_bert.model.bert import BERTModel
-    from gluon_bert.data.synthetic import nli_task
-    from gluon_bert.text.vocab import WordTokenizer, build_vocab, tokenize
-    data = nli_task(300, seed=0)
-    vocab = build_vocab(tokenize(list(data.premises) + list(data.hypotheses)), min_freq=1)
-    bert = BERTModel(BERTConfig(vocab_size=len(vocab), dropout=0.1, max_len=32, **TINY))
-    mx.random.seed(1)
-    bert.initialize(mx.init.Xavier())
-    checkpoint.save_pretrained(folder, bert, WordTokenizer(vocab))
-    return folder
 
 
 FINETUNE = dict(dataset='synthetic', max_train_examples=48, max_test_examples=16, max_len=32,
@@ -56,9 +35,9 @@ def pretrain_run(output, **options):
 
 
 @pytest.fixture(scope='module')
-def runs(tmp_path_factory):
+def runs(tmp_path_factory, tiny_pretrained):
     base = tmp_path_factory.mktemp('runs')
-    pretrained = tiny_pretrained(str(base / 'pre'))
+    pretrained = tiny_pretrained(str(base / 'pre'), seed=1, dropout=0.1)
     finetuned = str(base / 'finetune')
     finetune_run(finetuned, pretrained=pretrained)
     return pretrained, finetuned

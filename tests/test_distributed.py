@@ -19,11 +19,10 @@ import time
 import numpy as np
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+import gluon_bert
 
-LAUNCH = os.path.join(ROOT, 'gluon_bert', 'launch.py')
+# The launcher run as a file, as its docstring shows (the installed package's).
+LAUNCH = os.path.join(os.path.dirname(os.path.abspath(gluon_bert.__file__)), 'launch.py')
 CONFIG = dict(num_hiddens=32, ffn_num_hiddens=32, num_heads=2, num_blks=1, dropout=0.0,
               max_len=32)
 # 7 steps per epoch; the last batch holds 1 example, so one worker has none of
@@ -111,19 +110,8 @@ def train(folder, kvstore, name, kill_after=0):
     return summary
 
 
-def load_params(path):
-    import mxnet as mx
-    return {k: v.asnumpy() for k, v in mx.nd.load(path).items()}
-
-
-def max_diff(a, b):
-    assert sorted(a) == sorted(b)
-    return max(float(np.abs(a[k] - b[k]).max()) for k in a)
-
-
 def run_launcher(folder, name, kill_after=0, timeout=80):
-    env = dict(os.environ, OMP_NUM_THREADS='1', MXNET_CPU_WORKER_NTHREADS='1',
-               PYTHONPATH=ROOT)
+    env = dict(os.environ, OMP_NUM_THREADS='1', MXNET_CPU_WORKER_NTHREADS='1')
     cmd = [sys.executable, LAUNCH, '-n', '2', '-s', '1', '--timeout', str(timeout),
            '--grace', '3', '--', sys.executable, os.path.abspath(__file__), 'worker',
            str(folder), 'dist_sync', name, str(kill_after)]
@@ -140,7 +128,7 @@ def task(tmp_path_factory):
     return folder
 
 
-def test_two_workers_match_one_worker_on_the_whole_batch(task):
+def test_two_workers_match_one_worker_on_the_whole_batch(task, load_params, max_diff):
     rc, out, seconds = run_launcher(task, 'dist')
     assert rc == 0, out
     assert '[worker 0]' in out and '[worker 1]' in out and 'of 2 done' in out, out

@@ -17,7 +17,6 @@ from gluon_bert.model.bert import cls_encoding
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 os.environ.setdefault('TRANSFORMERS_OFFLINE', '1')
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'a', 'man', 'dog', 'play', '##s',
          'the', 'guitar', '.', ',', '!', 'is', 'an', 'animal', 'person', 'music']
 H, FFN, LAYERS, HEADS, POS = 16, 24, 2, 2, 32
@@ -81,10 +80,6 @@ def write_folder(folder, state, config=None, tokenizer_config=None):
     return str(folder)
 
 
-def params(bert):
-    return {k: v.data().asnumpy() for k, v in bert._collect_params_with_prefix().items()}
-
-
 # ---------------------------------------------------------------------------
 # Mapping
 
@@ -106,12 +101,12 @@ def test_config_mapping():
 
 
 @pytest.mark.parametrize('prefix', ['', 'bert.'])
-def test_every_tensor_mapped(tmp_path, prefix, capsys):
+def test_every_tensor_mapped(tmp_path, prefix, capsys, params_of):
     state = hf_state(prefix)
     pre = load_hf_bert(write_folder(tmp_path / 'ckpt', state))
     assert pre.initialized_heads == []
     assert capsys.readouterr().out == ''
-    p = params(pre.bert)
+    p = params_of(pre.bert)
     s = {k[len(prefix):] if k.startswith(prefix) else k: v for k, v in state.items()}
     assert np.array_equal(p['encoder.token_embedding.weight'], s['embeddings.word_embeddings.weight'])
     assert np.array_equal(p['encoder.pos_embedding'][0], s['embeddings.position_embeddings.weight'])
@@ -136,7 +131,7 @@ def test_every_tensor_mapped(tmp_path, prefix, capsys):
     assert pre.tokenizer.kind == 'wordpiece' and pre.tokenizer.lower is True
 
 
-def test_old_layernorm_names_and_decoder_tensors(tmp_path):
+def test_old_layernorm_names_and_decoder_tensors(tmp_path, params_of):
     state = hf_state('bert.')
     for k in list(state):
         if k.endswith('LayerNorm.weight'):
@@ -146,18 +141,18 @@ def test_old_layernorm_names_and_decoder_tensors(tmp_path):
     state['cls.predictions.decoder.weight'] = state['bert.embeddings.word_embeddings.weight'] * 2
     state['cls.predictions.decoder.bias'] = state['cls.predictions.bias'].copy()
     pre = load_hf_bert(write_folder(tmp_path / 'ckpt', state))
-    p = params(pre.bert)
+    p = params_of(pre.bert)
     assert np.array_equal(p['encoder.embed_ln.gamma'], state['bert.embeddings.LayerNorm.gamma'])
     assert np.array_equal(p['mlm.mlp.2.weight'], state['cls.predictions.decoder.weight'])
 
 
-def test_encoder_only_checkpoint_initializes_heads_once(tmp_path, capsys):
+def test_encoder_only_checkpoint_initializes_heads_once(tmp_path, capsys, params_of):
     state = hf_state(heads=False)
     pre = load_hf_bert(write_folder(tmp_path / 'ckpt', state))
     assert pre.initialized_heads == ['mlm', 'nsp']
     out = capsys.readouterr().out
     assert out.count('\n') == 1 and 'MLM and NSP' in out and 'freshly initialized' in out
-    p = params(pre.bert)
+    p = params_of(pre.bert)
     assert np.array_equal(p['mlm.mlp.2.weight'], state['embeddings.word_embeddings.weight'])
     assert np.array_equal(p['hidden.weight'], state['pooler.dense.weight'])
     assert np.all(p['mlm.mlp.1.gamma'] == 1) and np.all(p['mlm.mlp.2.bias'] == 0)
@@ -248,21 +243,17 @@ def test_minilm_path_without_the_package(monkeypatch):
 # Saving, the conversion script
 
 
-def test_converted_folder_round_trip_and_script(tmp_path):
+def test_converted_folder_round_trip_and_script(tmp_path, params_of):
     folder = write_folder(tmp_path / 'ckpt', hf_state(), tokenizer_config={'do_lower_case': True})
-    sys.path.insert(0, os.path.join(ROOT, 'scripts'))
-    try:
-        import convert_checkpoint
-    finally:
-        sys.path.pop(0)
-    pre = convert_checkpoint.main(['--init', 'hf:' + folder, '--output', str(tmp_path / 'out')])
+    from gluon_bert.cli import convert_main
+    pre = convert_main(['--init', 'hf:' + folder, '--output', str(tmp_path / 'out')])
     loaded = load_pretrained(str(tmp_path / 'out'))
     assert loaded.config == pre.config
     assert loaded.tokenizer.kind == 'wordpiece' and loaded.tokenizer.vocab.idx_to_token == VOCAB
-    a, b = params(pre.bert), params(loaded.bert)
+    a, b = params_of(pre.bert), params_of(loaded.bert)
     assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
     with pytest.raises(SystemExit):
-        convert_checkpoint.main(['--init', 'hf:' + folder, '--output', str(tmp_path / 'out')])
+        convert_main(['--init', 'hf:' + folder, '--output', str(tmp_path / 'out')])
 
 
 # ---------------------------------------------------------------------------

@@ -5,12 +5,9 @@ import os
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+TESTS = os.path.dirname(os.path.abspath(__file__))
 
 # No dropout: micro-batches draw other masks than the whole batch.
 TINY = dict(num_hiddens=32, ffn_num_hiddens=32, num_heads=2, num_blks=1, dropout=0.0,
@@ -21,17 +18,9 @@ TINY = dict(num_hiddens=32, ffn_num_hiddens=32, num_heads=2, num_blks=1, dropout
 SGD = dict(optimizer='sgd', lr=0.1, optimizer_params={'momentum': 0.9})
 
 
-from nli_arrays import ArrayNLI  # noqa: E402
-
-
 @pytest.fixture(scope='module')
-def nli():
-    from gluon_bert.data.snli import SNLIBERTDataset
-    from gluon_bert.data.synthetic import nli_task
-    from gluon_bert.text.vocab import WordTokenizer, build_vocab, tokenize
-    data = nli_task(100, seed=2)
-    vocab = build_vocab(tokenize(list(data.premises) + list(data.hypotheses)), min_freq=1)
-    return ArrayNLI(SNLIBERTDataset(data, 32, tokenizer=WordTokenizer(vocab))), len(vocab)
+def nli(nli_arrays):
+    return nli_arrays(100, seed=2)
 
 
 def classifier(vocab_size):
@@ -44,14 +33,6 @@ def classifier(vocab_size):
     return net
 
 
-def params_of(net):
-    return {k: v.data().asnumpy() for k, v in net._collect_params_with_prefix().items()}
-
-
-def max_diff(a, b):
-    return max(float(np.abs(a[k] - b[k]).max()) for k in a)
-
-
 def count_forwards(net):
     """Record the batch size of every forward pass of `net`."""
     sizes = []
@@ -60,7 +41,7 @@ def count_forwards(net):
 
 
 @pytest.mark.parametrize('accum', [2, 3])
-def test_grad_accumulation_equals_the_whole_batch(nli, accum):
+def test_grad_accumulation_equals_the_whole_batch(nli, accum, params_of, max_diff):
     import mxnet as mx
     from gluon_bert.train.finetune import finetune
     from gluon_bert.train.options import FinetuneArgs
@@ -89,7 +70,7 @@ def test_grad_accumulation_equals_the_whole_batch(nli, accum):
     assert sk['train_acc'] == s1['train_acc']
 
 
-def test_grad_accumulation_in_pretraining(tmp_path):
+def test_grad_accumulation_in_pretraining(tmp_path, params_of, max_diff):
     import mxnet as mx
     from gluon_bert.model.config import BERTConfig
     from gluon_bert.model.bert import BERTModel
@@ -124,7 +105,7 @@ def _has_gpu():
 
 
 @pytest.mark.skipif(_has_gpu(), reason='the CPU refusal is for machines without a GPU')
-def test_amp_on_cpu_is_refused_with_a_clear_message(nli, tmp_path):
+def test_amp_on_cpu_is_refused_with_a_clear_message(nli, tmp_path, params_of, max_diff):
     import mxnet as mx
     from gluon_bert.train.devices import check_amp_support
     from gluon_bert.train.finetune import finetune
@@ -144,22 +125,17 @@ def test_amp_on_cpu_is_refused_with_a_clear_message(nli, tmp_path):
     assert not amp.amp._amp_initialized                      # and AMP was not switched on
 
 
+# Run in the tests' folder, whose conftest and test_knobs it imports.
 AMP_PROGRAM = r'''
-import sys, numpy as np, mxnet as mx
-sys.path.insert(0, %(root)r)
-sys.path.insert(0, %(tests)r)
+import numpy as np, mxnet as mx
+import conftest
 import test_knobs as t
 from gluon_bert.train.finetune import finetune
 from gluon_bert.train.options import FinetuneArgs
-from gluon_bert.data.snli import SNLIBERTDataset
-from gluon_bert.data.synthetic import nli_task
-from gluon_bert.text.vocab import WordTokenizer, build_vocab, tokenize
-data = nli_task(100, seed=2)
-vocab = build_vocab(tokenize(list(data.premises) + list(data.hypotheses)), min_freq=1)
-ds = t.ArrayNLI(SNLIBERTDataset(data, 32, tokenizer=WordTokenizer(vocab)))
+ds, vocab_size = conftest.make_nli_arrays(100, seed=2)
 from mxnet.contrib import amp
 amp.init()
-net = t.classifier(len(vocab))
+net = t.classifier(vocab_size)
 net.collect_params().reset_ctx(mx.gpu(0))
 s = finetune(net, ds, None, [mx.gpu(0)], FinetuneArgs(num_epochs=2, batch_size=30, lr=1e-3,
                                                      progress=False, amp=True, grad_accum=2))
@@ -170,8 +146,7 @@ print('AMP OK', s['train_loss'])
 
 @pytest.mark.skipif(not _has_gpu(), reason='AMP (float16) needs a GPU')
 def test_amp_trains_on_gpu():
-    program = AMP_PROGRAM % dict(root=ROOT, tests=os.path.dirname(os.path.abspath(__file__)))
-    proc = subprocess.run([sys.executable, '-c', program], stdout=subprocess.PIPE,
+    proc = subprocess.run([sys.executable, '-c', AMP_PROGRAM], cwd=TESTS, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, timeout=300)
     out = proc.stdout.decode('utf-8', 'replace')
     assert proc.returncode == 0 and 'AMP OK' in out, out

@@ -52,29 +52,25 @@ def trainer_for(net, num_steps=None, **options):
     return make_trainer(net, FinetuneArgs(**options), num_steps)
 
 
-def snapshot(net):
-    return {k: p.data().asnumpy().copy() for k, p in net._collect_params_with_prefix().items()}
-
-
-def test_defaults_are_the_chapters_trainer():
+def test_defaults_are_the_chapters_trainer(params_of):
     net_a, net_b = small_classifier(), small_classifier()
     trainer = trainer_for(net_a)
-    opt = trainer._optimizer
+    opt = trainer.optimizer
     assert type(opt).__name__ == 'Adam' and opt.lr_scheduler is None
     assert trainer.learning_rate == 1e-4 and opt.wd == 0
     ref = gluon.Trainer(net_b.collect_params(), 'adam', {'learning_rate': 1e-4})
     step(net_a, trainer, 2)
     step(net_b, ref, 2)
-    a, b = snapshot(net_a), snapshot(net_b)
+    a, b = params_of(net_a), params_of(net_b)
     for k in a:
         np.testing.assert_allclose(a[k], b[k], rtol=1e-6, atol=1e-7, err_msg=k)
 
 
-def test_no_weight_decay_on_bias_and_layernorm():
+def test_no_weight_decay_on_bias_and_layernorm(params_of):
     net = small_classifier()
     trainer = trainer_for(net, lr=1e-3, num_steps=10, weight_decay=0.01)
-    assert type(trainer._optimizer).__name__ == 'BERTAdam'       # decoupled: AdamW
-    assert trainer._optimizer.wd == 0.01
+    assert type(trainer.optimizer).__name__ == 'BERTAdam'       # decoupled: AdamW
+    assert trainer.optimizer.wd == 0.01
     params = net._collect_params_with_prefix()
     for name, p in params.items():
         expected = 0.0 if name.endswith(('.bias', '.gamma', '.beta')) else 1.0
@@ -87,13 +83,13 @@ def test_no_weight_decay_on_bias_and_layernorm():
     # With zero gradients only decay acts: weights shrink, exempt parameters stay.
     net2 = small_classifier()
     trainer = trainer_for(net2, lr=0.1, num_steps=10, optimizer='adamw', weight_decay=0.5)
-    before = snapshot(net2)
+    before = params_of(net2)
     t, s, v, _ = batch()
     with autograd.record():
         zero = net2(t, s, v).sum() * 0
     zero.backward()                     # fresh, all-zero gradients
     trainer.step(1)
-    after = snapshot(net2)
+    after = params_of(net2)
     np.testing.assert_allclose(after['output.weight'], before['output.weight'] * (1 - 0.05),
                                rtol=1e-5)
     np.testing.assert_array_equal(after['output.bias'], before['output.bias'])
@@ -120,7 +116,7 @@ def test_schedule_values():
 def test_trainer_follows_the_schedule():
     net = small_classifier()
     trainer = trainer_for(net, lr=1e-3, num_steps=10, warmup_ratio=0.2)
-    sched = trainer._optimizer.lr_scheduler
+    sched = trainer.optimizer.lr_scheduler
     assert isinstance(sched, mx.lr_scheduler.PolyScheduler)         # linear: power 1
     assert (sched.max_update, sched.warmup_steps, sched.power) == (10, 2, 1)
     seen = []
@@ -131,23 +127,23 @@ def test_trainer_follows_the_schedule():
     with pytest.raises(ValueError, match='num_steps'):
         trainer_for(small_classifier(), warmup_ratio=0.1)
     trainer = trainer_for(small_classifier(), lr=1e-3, num_steps=10, lr_schedule='linear')
-    assert trainer._optimizer.lr_scheduler(5) == pytest.approx(5e-4)
+    assert trainer.optimizer.lr_scheduler(5) == pytest.approx(5e-4)
 
 
-def test_head_learning_rate():
+def test_head_learning_rate(params_of):
     net = small_classifier()
     trainer = trainer_for(net, lr=0.01, optimizer='sgd', head_lr=0.5)
     params = net._collect_params_with_prefix()
     assert params['output.weight'].lr_mult == params['output.bias'].lr_mult == 50
     assert params['hidden.weight'].lr_mult == 1
-    before = snapshot(net)
+    before = params_of(net)
     t, s, v, y = batch()
     with autograd.record():
         l = gluon.loss.SoftmaxCrossEntropyLoss()(net(t, s, v), y)
     l.backward()
     grads = {k: p.grad().asnumpy().copy() for k, p in params.items()}
     trainer.step(4)
-    after = snapshot(net)
+    after = params_of(net)
     np.testing.assert_allclose(after['output.weight'],
                                before['output.weight'] - 0.5 * grads['output.weight'] / 4,
                                rtol=1e-5, atol=1e-7)
@@ -156,13 +152,13 @@ def test_head_learning_rate():
                                rtol=1e-5, atol=1e-7)
 
 
-def test_frozen_parameters_unchanged():
+def test_frozen_parameters_unchanged(params_of):
     net = small_classifier()
     trainer = trainer_for(net, lr=1e-2, freeze_embeddings=True, freeze_layers=(0, -1))
     params = net._collect_params_with_prefix()
-    before = snapshot(net)
+    before = params_of(net)
     step(net, trainer, 2)
-    after = snapshot(net)
+    after = params_of(net)
     frozen = [k for k in params if k.startswith(('encoder.token_embedding', 'encoder.segment',
                                                  'encoder.pos_embedding', 'encoder.embed_ln',
                                                  'encoder.blks.0.', 'encoder.blks.2.'))]
@@ -177,7 +173,7 @@ def test_frozen_parameters_unchanged():
         freeze(small_classifier(), layers=[3])
 
 
-def test_finetuning_options_end_to_end(tmp_path):
+def test_finetuning_options_end_to_end(tmp_path, params_of):
     """`run_finetuning` with every option, starting from a saved WordPiece model."""
     from gluon_bert.train.jobs import run_finetuning
     from gluon_bert.data.synthetic import nli_task
@@ -206,8 +202,8 @@ def test_finetuning_options_end_to_end(tmp_path):
     assert 0 <= summary['test_acc'] <= 1
     classifier, tok = checkpoint.load_classifier(out)
     assert tok.kind == 'wordpiece'
-    tuned = snapshot(classifier)
-    original = snapshot(bert)
+    tuned = params_of(classifier)
+    original = params_of(bert)
     np.testing.assert_array_equal(tuned['encoder.token_embedding.weight'],
                                   original['encoder.token_embedding.weight'])
     np.testing.assert_array_equal(tuned['encoder.blks.0.ffn.dense1.weight'],

@@ -12,7 +12,8 @@ non-finite losses.
 
 This file is also a helper program:
     python tests/test_resume.py finetune-killed KILL_AFTER_STEPS SCRIPT_ARGS...
-runs scripts/finetune_snli.py and SIGKILLs itself after that many steps.
+runs `gluon-bert finetune SCRIPT_ARGS...` (what scripts/finetune_snli.py runs)
+and SIGKILLs itself after that many steps.
 """
 import json
 import os
@@ -23,65 +24,35 @@ import sys
 import numpy as np
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
 TINY = dict(num_hiddens=32, ffn_num_hiddens=32, num_heads=2, num_blks=1, dropout=0.2,
             max_len=32)
 
 
-def finetune_script():
-    import importlib.util
-    path = os.path.join(ROOT, 'scripts', 'finetune_snli.py')
-    sys.path.insert(0, os.path.dirname(path))
-    spec = importlib.util.spec_from_file_location('finetune_snli_script', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def on_trainer_steps(after_step):
+    """Call `after_step(n)` right after the n-th `gluon.Trainer.step` of this
+    process (every trainer's); returns the pytest MonkeyPatch whose undo() stops it."""
+    from mxnet import gluon
+    step, done = gluon.Trainer.step, [0]
+
+    def counting_step(self, *args, **kwargs):
+        step(self, *args, **kwargs)
+        done[0] += 1
+        after_step(done[0])
+    patch = pytest.MonkeyPatch()
+    patch.setattr(gluon.Trainer, 'step', counting_step)
+    return patch
 
 
 def kill_after(num_steps):
     """SIGKILL this process right after its `num_steps`-th optimizer step."""
     import mxnet as mx
-    from mxnet import gluon
-    step, done = gluon.Trainer.step, [0]
 
-    def dying_step(self, *args, **kwargs):
-        step(self, *args, **kwargs)
-        done[0] += 1
-        if done[0] == num_steps:
+    def die(done):
+        if done == num_steps:
             mx.nd.waitall()
-            print('killing myself after step %d' % done[0], flush=True)
+            print('killing myself after step %d' % done, flush=True)
             os.kill(os.getpid(), signal.SIGKILL)
-    gluon.Trainer.step = dying_step
-
-
-def tiny_pretrained(folder):
-    """A tiny 'pretrained' BERT whose vocabulary covers the synthetic task."""
-    import mxnet as mx
-    from gluon_bert.model import folders as checkpoint
-    from gluon_bert.model.config import BERTConfig
-    from gluon_bert.model.bert import BERTModel
-    from gluon_bert.data.synthetic import nli_task
-    from gluon_bert.text.vocab import WordTokenizer, build_vocab, tokenize
-    data = nli_task(300, seed=0)
-    vocab = build_vocab(tokenize(list(data.premises) + list(data.hypotheses)), min_freq=1)
-    bert = BERTModel(BERTConfig(vocab_size=len(vocab), **TINY))
-    mx.random.seed(11)
-    bert.initialize(mx.init.Xavier())
-    checkpoint.save_pretrained(folder, bert, WordTokenizer(vocab))
-    return folder
-
-
-def load_params(path):
-    import mxnet as mx
-    return {k: v.asnumpy() for k, v in mx.nd.load(path).items()}
-
-
-def max_diff(a, b):
-    assert sorted(a) == sorted(b)
-    return max(float(np.abs(a[k] - b[k]).max()) for k in a)
+    on_trainer_steps(die)
 
 
 # ---------------------------------------------------------------------------
@@ -99,16 +70,16 @@ def script_args(pretrained, output):
             '--output', output]
 
 
-def test_killed_finetuning_resumes_to_the_same_parameters(tmp_path, capsys):
+def test_killed_finetuning_resumes_to_the_same_parameters(tmp_path, capsys, tiny_pretrained,
+                                                          load_params, max_diff):
+    from gluon_bert.cli import finetune_main
     from gluon_bert.train import checkpoint as state
-    pretrained = tiny_pretrained(str(tmp_path / 'pre'))
-    script = finetune_script()
+    pretrained = tiny_pretrained(str(tmp_path / 'pre'), seed=11, dropout=TINY['dropout'])
     whole, resumed = str(tmp_path / 'whole'), str(tmp_path / 'resumed')
-    script.main(script_args(pretrained, whole))
+    finetune_main(script_args(pretrained, whole))
 
-    env = dict(os.environ, PYTHONPATH=ROOT)
     proc = subprocess.run([sys.executable, os.path.abspath(__file__), 'finetune-killed', '11']
-                          + script_args(pretrained, resumed), env=env, timeout=120,
+                          + script_args(pretrained, resumed), timeout=120,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     out = proc.stdout.decode('utf-8', 'replace')
     assert proc.returncode == -signal.SIGKILL, out
@@ -119,9 +90,9 @@ def test_killed_finetuning_resumes_to_the_same_parameters(tmp_path, capsys):
 
     # Without --resume the unfinished run is not overwritten by a fresh one.
     with pytest.raises(FileExistsError, match='--resume'):
-        script.main(script_args(pretrained, resumed))
+        finetune_main(script_args(pretrained, resumed))
     capsys.readouterr()
-    script.main(script_args(pretrained, resumed) + ['--resume'])
+    finetune_main(script_args(pretrained, resumed) + ['--resume'])
     err = capsys.readouterr().err
     assert 'resuming from' in err and 'step-00000009' in err
 
@@ -144,21 +115,13 @@ def test_killed_finetuning_resumes_to_the_same_parameters(tmp_path, capsys):
 # In-process runs on a tiny task (crash = an exception after some step)
 
 
-from nli_arrays import ArrayNLI  # noqa: E402
-
-
 class Crash(Exception):
     pass
 
 
 @pytest.fixture(scope='module')
-def nli():
-    from gluon_bert.data.snli import SNLIBERTDataset
-    from gluon_bert.data.synthetic import nli_task
-    from gluon_bert.text.vocab import WordTokenizer, build_vocab, tokenize
-    data = nli_task(120, seed=1)
-    vocab = build_vocab(tokenize(list(data.premises) + list(data.hypotheses)), min_freq=1)
-    return ArrayNLI(SNLIBERTDataset(data, 32, tokenizer=WordTokenizer(vocab))), len(vocab)
+def nli(nli_arrays):
+    return nli_arrays(120, seed=1)
 
 
 def classifier(vocab_size, seed=3):
@@ -175,36 +138,28 @@ def run_finetune(nli, folder, crash_after=None, on_step=None, **kwargs):
     """Fine-tune a fresh tiny classifier (120 pairs, batch 24: 5 steps per epoch);
     raise Crash after `crash_after` steps.  Returns (net, summary or None)."""
     import mxnet as mx
-    from mxnet import gluon
     from gluon_bert.train.finetune import finetune
     from gluon_bert.train.options import FinetuneArgs
     data, vocab_size = nli
     net = classifier(vocab_size)
-    step, done = gluon.Trainer.step, [0]
 
-    def counting_step(self, *args, **kw):
-        step(self, *args, **kw)
-        done[0] += 1
+    def after_step(done):
         if on_step is not None:
-            on_step(done[0], net)
-        if done[0] == crash_after:
+            on_step(done, net)
+        if done == crash_after:
             raise Crash()
     args = dict(num_epochs=2, batch_size=24, lr=2e-3, seed=4, progress=False,
                 checkpoint_every=2, keep_checkpoints=3)
     args.update(kwargs)
-    gluon.Trainer.step = counting_step
+    patch = on_trainer_steps(after_step)
     try:
         summary = finetune(net, data, None, [mx.cpu()], FinetuneArgs(**args),
                            checkpoint_dir=folder)
     except Crash:
         summary = None
     finally:
-        gluon.Trainer.step = step
+        patch.undo()
     return net, summary
-
-
-def params_of(net):
-    return {k: v.data().asnumpy() for k, v in net._collect_params_with_prefix().items()}
 
 
 def test_checkpoint_layout_keep_and_atomic_leftovers(nli, tmp_path):
@@ -228,7 +183,7 @@ def test_checkpoint_layout_keep_and_atomic_leftovers(nli, tmp_path):
     assert (st['step'], st['epoch'], st['batch']) == (10, 2, 0)
 
 
-def test_crash_and_resume_in_process(nli, tmp_path):
+def test_crash_and_resume_in_process(nli, tmp_path, params_of, max_diff):
     whole, _ = run_finetune(nli, str(tmp_path / 'a'))
     run_finetune(nli, str(tmp_path / 'b'), crash_after=7)        # last checkpoint: step 6
     resumed, summary = run_finetune(nli, str(tmp_path / 'b'), resume=True)
@@ -271,7 +226,8 @@ def test_damaged_checkpoints_are_skipped_for_the_previous_good_one(nli, tmp_path
     assert 'no manifest.json' in capsys.readouterr().err
 
 
-def test_resume_from_previous_good_checkpoint_matches(nli, tmp_path, capsys):
+def test_resume_from_previous_good_checkpoint_matches(nli, tmp_path, capsys, params_of,
+                                                     max_diff):
     whole, _ = run_finetune(nli, str(tmp_path / 'a'))
     folder = str(tmp_path / 'b')
     run_finetune(nli, folder, crash_after=9)          # checkpoints 5, 6, 8
@@ -352,7 +308,6 @@ def wiki(tmp_path_factory):
 
 def run_pretrain(data, folder, crash_after=None, **kwargs):
     import mxnet as mx
-    from mxnet import gluon
     from gluon_bert.model.config import BERTConfig
     from gluon_bert.model.bert import BERTModel
     from gluon_bert.train.pretrain import pretrain
@@ -360,14 +315,11 @@ def run_pretrain(data, folder, crash_after=None, **kwargs):
     mx.random.seed(5)
     net = BERTModel(BERTConfig(vocab_size=len(data.vocab), **TINY))
     net.initialize(mx.init.Xavier())
-    step, done = gluon.Trainer.step, [0]
 
-    def counting_step(self, *args, **kw):
-        step(self, *args, **kw)
-        done[0] += 1
-        if done[0] == crash_after:
+    def after_step(done):
+        if done == crash_after:
             raise Crash()
-    gluon.Trainer.step = counting_step
+    patch = on_trainer_steps(after_step)
     try:
         args = PretrainArgs(num_steps=kwargs.pop('num_steps', 14), batch_size=32, lr=2e-3,
                             seed=2, log_interval=4, progress=False, checkpoint_every=3,
@@ -376,12 +328,12 @@ def run_pretrain(data, folder, crash_after=None, **kwargs):
     except Crash:
         summary = None
     finally:
-        gluon.Trainer.step = step
+        patch.undo()
     return net, summary
 
 
 @pytest.mark.parametrize('bucket', [0, 4])
-def test_pretraining_resumes_to_the_same_model(wiki, tmp_path, bucket):
+def test_pretraining_resumes_to_the_same_model(wiki, tmp_path, bucket, params_of, max_diff):
     """Also with length buckets, whose order comes from numpy's global RNG."""
     from gluon_bert.train import checkpoint as state
     from gluon_bert.data.batching import iterate_batches, length_buckets
@@ -403,5 +355,6 @@ def test_pretraining_resumes_to_the_same_model(wiki, tmp_path, bucket):
 
 
 if __name__ == '__main__' and len(sys.argv) > 2 and sys.argv[1] == 'finetune-killed':
+    from gluon_bert.cli import finetune_main
     kill_after(int(sys.argv[2]))
-    finetune_script().main(sys.argv[3:])
+    finetune_main(sys.argv[3:])

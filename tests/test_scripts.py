@@ -38,22 +38,55 @@ def test_scripts_show_help(script):
     assert 'usage' in r.stdout
 
 
-def test_default_hyperparameters():
+def test_gluon_bert_command_lists_and_runs_the_subcommands():
+    """The console script installed with the package."""
+    from gluon_bert.cli import COMMANDS
+    command = os.path.join(os.path.dirname(sys.executable), 'gluon-bert')
+    env = dict(os.environ, PYTHONWARNINGS='ignore', MPLBACKEND='Agg')
+    r = subprocess.run([command, '--help'], env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith('usage: gluon-bert COMMAND')
+    assert sorted(COMMANDS) == sorted(['pretrain', 'finetune', 'evaluate', 'predict',
+                                       'convert', 'compare'])
+    for name in COMMANDS:
+        assert '\n  %s ' % name in r.stdout, name
+    r = subprocess.run([command, 'predict', '--help'], env=env, capture_output=True,
+                       text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith('usage: gluon-bert predict') and 'premise' in r.stdout
+    r = subprocess.run([command, 'nope'], env=env, capture_output=True, text=True)
+    assert r.returncode == 2 and "unknown command 'nope'" in r.stderr
+
+
+@pytest.mark.parametrize('name', ['pretrain', 'finetune', 'evaluate', 'predict', 'convert',
+                                  'compare'])
+def test_every_subcommand_dispatches_to_its_main(name, monkeypatch):
+    import gluon_bert.cli as cli
+    module, function, _ = cli.COMMANDS[name]
+    calls, program = [], sys.argv[0]
+    monkeypatch.setattr(importlib.import_module('gluon_bert.cli.' + module), function,
+                        lambda argv=None: calls.append((argv, sys.argv[0])) or {'a': 'report'})
+    assert cli.main([name, '--x', 'y']) == 0         # an exit status, not the report
+    assert calls == [(['--x', 'y'], 'gluon-bert ' + name)]    # argparse's prog
+    assert sys.argv[0] == program
+    assert getattr(cli, function) is getattr(importlib.import_module('gluon_bert.cli.' + module),
+                                             function)
+
+
+def test_default_hyperparameters(monkeypatch):
     """Regression: the draft fine-tuned with Adam at lr 0.1."""
-    sys.path.insert(0, os.path.join(ROOT, 'scripts'))
-    import finetune_snli
-    import pretrain
-    import argparse
+    from gluon_bert.cli import finetune as finetune_cli, pretrain as pretrain_cli
+    from gluon_bert.cli import finetune_main, pretrain_main
     seen = {}
 
     def capture(name):
         def fake(args):
             seen[name] = args
         return fake
-    finetune_snli.run_finetuning = capture('finetune')
-    pretrain.run_pretraining = capture('pretrain')
-    finetune_snli.main([])
-    pretrain.main([])
+    monkeypatch.setattr(finetune_cli, 'run_finetuning', capture('finetune'))
+    monkeypatch.setattr(pretrain_cli, 'run_pretraining', capture('pretrain'))
+    finetune_main([])
+    pretrain_main([])
     f, p = seen['finetune'], seen['pretrain']
     assert (f.lr, f.num_epochs, f.batch_size, f.max_len) == (1e-4, 5, 512, 128)
     assert (p.lr, p.num_steps, p.batch_size, p.max_len, p.preset) == \

@@ -43,11 +43,6 @@ def nli():
             SNLIBERTDataset(test, 48, tokenizer=tok, num_workers=0), tok)
 
 
-def params_of(net):
-    return {k: v.data(v.list_ctx()[0]).asnumpy()
-            for k, v in net._collect_params_with_prefix().items()}
-
-
 def fresh_bert(config, ctxs, seed=0):
     mx.random.seed(seed)
     net = BERTModel(config)
@@ -72,9 +67,10 @@ def test_split_never_gives_an_empty_shard():
 
 @pytest.mark.parametrize('bucket', [0, 5])
 def test_pretraining_lowers_mlm_and_nsp_loss(wiki, bucket):
-    """With shuffled batches (the chapter) and with length buckets alike."""
+    """With shuffled batches (the chapter) and with length buckets alike.  (With
+    buckets NSP starts to fall later: at step 300 it is at 0.64, at 400 at 0.46.)"""
     net = fresh_bert(tiny_config(len(wiki.vocab), dropout=0.1), [mx.cpu()])
-    s = pretrain(net, wiki, [mx.cpu()], PretrainArgs(num_steps=300, batch_size=64, lr=2e-3,
+    s = pretrain(net, wiki, [mx.cpu()], PretrainArgs(num_steps=400, batch_size=64, lr=2e-3,
                                                      log_interval=50, progress=False,
                                                      bucket=bucket))
     first, last = s['records'][0], s['records'][-1]
@@ -83,11 +79,14 @@ def test_pretraining_lowers_mlm_and_nsp_loss(wiki, bucket):
     assert last['nsp_loss'] < 0.6   # better than chance (ln 2 = 0.693)
 
 
-def test_pretraining_on_two_devices_has_no_stale_gradients(wiki):
+def test_pretraining_on_two_devices_has_no_stale_gradients(wiki, params_of):
     """Regression: the draft's pretraining failed with a stale-gradient error on
-    several devices.  Batches of 5 over 2 devices, then a last batch of 1."""
+    several devices.  Batches of 5 over 2 devices, then a last batch of 1: the
+    steps run without a warning, and every one, also those where the second
+    device had no pair, updates both devices' copies of every parameter alike."""
     ctxs = [mx.cpu(0), mx.cpu(1)]
     net = fresh_bert(tiny_config(len(wiki.vocab)), ctxs)
+    before = params_of(net)
     with warnings.catch_warnings():
         warnings.simplefilter('error')
         # (MXNet's own imports raise DeprecationWarnings of numpy/scipy APIs.)
@@ -96,10 +95,15 @@ def test_pretraining_on_two_devices_has_no_stale_gradients(wiki):
                  hybridize=False)
         pretrain(net, wiki, ctxs, PretrainArgs(num_steps=2, batch_size=1, progress=False),
                  hybridize=False)
+    for name, param in net.collect_params().items():
+        on_0, on_1 = (d.asnumpy() for d in param.list_data())
+        assert np.isfinite(on_0).all() and np.array_equal(on_0, on_1), name
+    after = params_of(net)
+    assert [k for k in before if np.array_equal(before[k], after[k])] == []   # all trained
 
 
 @pytest.mark.parametrize('job', ['pretrain', 'finetune'])
-def test_two_devices_equal_one_device(job, wiki, nli):
+def test_two_devices_equal_one_device(job, wiki, nli, params_of):
     """The same global batch split over 2 devices gives the same parameters
     (plain SGD: Adam's normalisation would magnify rounding noise in near-zero
     gradients)."""
@@ -221,10 +225,8 @@ def test_importing_gluon_bert_first_uses_every_usable_cpu_unless_told():
     import os
     import subprocess
     import sys
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     code = 'import gluon_bert, os; print(os.environ["OMP_NUM_THREADS"])'
     env = {k: v for k, v in os.environ.items() if k != 'OMP_NUM_THREADS'}
-    env['PYTHONPATH'] = root
     out = subprocess.run([sys.executable, '-c', code], env=env, check=True,
                          stdout=subprocess.PIPE).stdout.decode().strip()
     assert out == str(len(os.sched_getaffinity(0)))
@@ -267,7 +269,7 @@ def test_validation_metrics_are_logged_and_fall(wiki, tmp_path):
         sum(r['mlm_loss'] * 40 for r in records) / 240, rel=1e-6)
 
 
-def test_gradient_clipping_bounds_the_update(wiki):
+def test_gradient_clipping_bounds_the_update(wiki, params_of):
     """With --clip-grad-norm the update of one SGD step has at most lr * norm;
     a bound far above the gradient's norm changes nothing."""
     def one_step(clip):

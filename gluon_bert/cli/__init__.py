@@ -1,0 +1,70 @@
+"""The `gluon-bert` command: one subcommand per job.
+
+    gluon-bert pretrain ARGS     pretrain BERT on WikiText-2 (masked LM + NSP)
+    gluon-bert finetune ARGS     fine-tune a pretrained BERT on SNLI
+    gluon-bert evaluate ARGS     evaluate a fine-tuned classifier on an NLI file
+    gluon-bert predict ARGS      predict the relation of a premise and a hypothesis
+    gluon-bert convert ARGS      convert a pretrained BERT into a gluon_bert folder
+    gluon-bert compare ARGS      the same fine-tuning in MXNet/Gluon and PyTorch
+
+`gluon-bert COMMAND --help` lists a command's options.  Each command is a
+function `NAME_main(argv)` of this package (`pretrain_main`, `finetune_main`,
+...); scripts/*.py call the same functions.  A command's module is imported only
+when it runs: only `compare` needs PyTorch.
+"""
+import importlib
+import sys
+
+# command: (module of gluon_bert.cli, its main function, summary)
+COMMANDS = {
+    'pretrain': ('pretrain', 'pretrain_main', 'pretrain BERT on WikiText-2 (masked LM + NSP)'),
+    'finetune': ('finetune', 'finetune_main', 'fine-tune a pretrained BERT on SNLI'),
+    'evaluate': ('evaluate', 'evaluate_main', 'evaluate a fine-tuned classifier on an NLI file'),
+    'predict': ('predict', 'predict_main', 'predict the relation of a premise and a hypothesis'),
+    'convert': ('convert', 'convert_main', 'convert a pretrained BERT into a gluon_bert folder'),
+    'compare': ('compare', 'compare_main', 'the same fine-tuning in MXNet/Gluon and PyTorch'),
+}
+_MAINS = {function: module for module, function, _ in COMMANDS.values()}
+
+__all__ = ['main', 'COMMANDS'] + sorted(_MAINS)
+
+
+def __getattr__(name):
+    """`gluon_bert.cli.pretrain_main` and the like, imported on first use."""
+    if name in _MAINS:
+        module = importlib.import_module('%s.%s' % (__name__, _MAINS[name]))
+        return getattr(module, name)
+    raise AttributeError('module %r has no attribute %r' % (__name__, name))
+
+
+def usage():
+    width = max(len(name) for name in COMMANDS)
+    lines = ['usage: gluon-bert COMMAND [ARGS...]', '', 'commands:']
+    lines += ['  %-*s  %s' % (width, name, summary) for name, (_, _, summary) in COMMANDS.items()]
+    lines += ['', "'gluon-bert COMMAND --help' lists the options of a command."]
+    return '\n'.join(lines)
+
+
+def main(argv=None):
+    """Run `gluon-bert COMMAND ARGS...`: call COMMAND's main function with ARGS.
+    Returns the exit status (0), so that a console script can sys.exit() it."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] in ('-h', '--help'):
+        print(usage(), file=sys.stdout if argv else sys.stderr)
+        return 0 if argv else 2
+    if argv[0] == '--version':
+        from gluon_bert import __version__
+        print('gluon-bert %s' % __version__)
+        return 0
+    name = argv[0]
+    if name not in COMMANDS:
+        print('%s\n\ngluon-bert: unknown command %r' % (usage(), name), file=sys.stderr)
+        return 2
+    command = __getattr__(COMMANDS[name][1])
+    program = sys.argv[0]
+    sys.argv[0] = 'gluon-bert ' + name          # argparse's `prog`, for usage and errors
+    try:
+        command(argv[1:])
+    finally:
+        sys.argv[0] = program
+    return 0

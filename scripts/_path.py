@@ -1,7 +1,0 @@
-"""Make the repository's `gluon_bert` importable when a script runs from a checkout."""
-import os
-import sys
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
