@@ -30,7 +30,7 @@ import sys
 import numpy as np
 import mxnet as mx
 
-from gluon_bert.fileio import file_digest
+from gluon_bert.fileio import file_digest, write_json_atomic
 from gluon_bert.train.options import computation_fields, resume_mismatch
 
 __all__ = ['CHECKPOINT_DIR', 'CheckpointError', 'Checkpointer', 'verify_checkpoint',
@@ -184,19 +184,14 @@ class Checkpointer:
         os.makedirs(tmp)
         net.save_parameters(os.path.join(tmp, PARAMS))
         trainer.save_states(os.path.join(tmp, TRAINER_STATES))
-        with open(os.path.join(tmp, STATE), 'w') as f:
-            json.dump(dict(state, format=FORMAT), f)
+        write_json_atomic(os.path.join(tmp, STATE), dict(state, format=FORMAT))
         files = {}
         for name in (PARAMS, TRAINER_STATES, STATE):
             path = os.path.join(tmp, name)
             _fsync_file(path)
             files[name] = {'sha256': _sha256(path), 'bytes': os.path.getsize(path)}
-        manifest_tmp = os.path.join(tmp, MANIFEST + '.tmp')
-        with open(manifest_tmp, 'w') as f:
-            json.dump({'format': FORMAT, 'step': step, 'files': files}, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(manifest_tmp, os.path.join(tmp, MANIFEST))
+        write_json_atomic(os.path.join(tmp, MANIFEST),
+                          {'format': FORMAT, 'step': step, 'files': files})
         _fsync_dir(tmp)
         if os.path.exists(final):          # the same step saved before (e.g. a rerun)
             old = final + '.old-%d' % os.getpid()
