@@ -156,3 +156,38 @@ def test_broken_snli_file_names_file_and_line(runs, tmp_path, name, content, lin
         message = str(info.value)
         assert message.startswith('%s: line %d: ' % (bad, line)), message
         assert what in message, message
+
+
+# ---------------------------------------------------------------------------
+# Nothing to train on
+
+
+def test_pretraining_without_pairs_is_refused(tmp_path):
+    """Regression: with no sentence pair (one-sentence paragraphs, or pairs longer
+    than --max-len) pretraining spun forever without a step."""
+    folder = tmp_path / 'corpus'
+    folder.mkdir()
+    (folder / 'wiki.train.tokens').write_text(' = Title = \n' + ' a line without a stop\n' * 20)
+    with pytest.raises(ValueError, match='0 sentence pairs from 0 paragraphs.*at least 2 '
+                                         'sentences'):
+        pretrain_run(str(tmp_path / 'out'), data_dir=str(folder), num_steps=3, batch_size=4,
+                     max_len=32, progress=False)
+    from gluon_bert.data.synthetic import write_wikitext
+    write_wikitext(str(folder), 30, seed=0)
+    with pytest.raises(ValueError, match=r'0 sentence pairs from \d+ paragraphs.*--max-len 8'):
+        pretrain_run(str(tmp_path / 'out2'), data_dir=str(folder), num_steps=3, batch_size=4,
+                     max_len=8, progress=False)
+
+
+def test_an_empty_training_set_is_refused_before_any_step():
+    import mxnet as mx
+    from gluon_bert.model.bert import BERTModel, BERTClassifier
+    from gluon_bert.model.config import BERTConfig
+    from gluon_bert.train.finetune import finetune
+    from gluon_bert.train.options import FinetuneArgs
+    from gluon_bert.compare.batches import NLIArrays
+    net = BERTClassifier(BERTModel(BERTConfig(vocab_size=20, **TINY)))
+    net.initialize(mx.init.Xavier())
+    empty = NLIArrays(np.zeros((0, 8)), np.zeros((0, 8)), np.zeros(0), np.zeros(0))
+    with pytest.raises(ValueError, match='no training batch can be formed'):
+        finetune(net, empty, None, [mx.cpu()], FinetuneArgs(progress=False))

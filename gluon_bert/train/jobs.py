@@ -98,6 +98,12 @@ def run_pretraining(args, model_overrides=None):
     t0 = time.perf_counter()
     paragraphs, held_out = load_pretraining_paragraphs(args)
     data = WikiTextDataset(paragraphs, max_len=args.max_len, seed=args.seed)
+    if len(data) == 0:
+        raise ValueError(
+            '0 sentence pairs from %d paragraphs of the %s corpus: a pair needs a paragraph '
+            'of at least 2 sentences (sentences end with " . ") whose two consecutive '
+            'sentences fit in --max-len %d tokens with <cls> and two <sep>'
+            % (len(paragraphs), args.dataset, args.max_len))
     valid = validation_set(args, held_out, data.vocab)
     print('read %d paragraphs, %d sentence pairs, vocabulary size %d%s (%.1f s)'
           % (len(paragraphs), len(data), len(data.vocab),
