@@ -1,6 +1,8 @@
 """`python scripts/compare_pytorch.py ARGS` is `gluon-bert compare ARGS` (gluon_bert.cli.compare_main);
 `--help` lists the options."""
-from gluon_bert.cli import compare_main
+import sys
+
+from gluon_bert.cli import run
 
 if __name__ == '__main__':
-    compare_main()
+    sys.exit(run('compare'))

@@ -1,6 +1,8 @@
 """`python scripts/finetune_snli.py ARGS` is `gluon-bert finetune ARGS` (gluon_bert.cli.finetune_main);
 `--help` lists the options."""
-from gluon_bert.cli import finetune_main
+import sys
+
+from gluon_bert.cli import run
 
 if __name__ == '__main__':
-    finetune_main()
+    sys.exit(run('finetune'))

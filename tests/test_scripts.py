@@ -4,6 +4,7 @@ import importlib
 import json
 import os
 import pkgutil
+import re
 import subprocess
 import sys
 
@@ -132,3 +133,29 @@ def test_offline_pipeline_end_to_end(tmp_path):
              'the dog is red'])
     assert r.returncode == 0, r.stderr
     assert r.stdout.split()[0] in ('entailment', 'contradiction', 'neutral')
+
+
+def test_expected_failures_are_one_line_without_traceback(tmp_path):
+    """A missing --pretrained folder: one `error:` line naming it, exit status 1,
+    no traceback; --debug (or GLUON_BERT_DEBUG=1) shows the traceback."""
+    missing = str(tmp_path / 'no-such-model')
+    args = ['scripts/finetune_snli.py', '--pretrained', missing, '--output',
+            str(tmp_path / 'out'), '--dataset', 'synthetic']
+    r = run(args)
+    assert r.returncode == 1, r.stderr
+    # (MXNet's own start-up log line, '[hh:mm:ss] ../src/engine/...', may come first.)
+    lines = [line for line in r.stderr.splitlines()
+             if line.strip() and not re.match(r'\[\d\d:\d\d:\d\d\] \.\./src/', line)]
+    assert lines == ['error: no such gluon_bert model folder: %s (--debug shows the '
+                     'traceback)' % missing], r.stderr
+    r = run(args + ['--debug'])
+    assert r.returncode == 1 and 'Traceback' in r.stderr and 'FileNotFoundError' in r.stderr
+    from gluon_bert.cli import run as run_command
+    with pytest.raises(FileNotFoundError):      # GLUON_BERT_DEBUG: raised as it is
+        os.environ['GLUON_BERT_DEBUG'] = '1'
+        try:
+            run_command('finetune', args[1:])
+        finally:
+            del os.environ['GLUON_BERT_DEBUG']
+    os.environ.pop('GLUON_BERT_DEBUG', None)
+    assert run_command('finetune', args[1:]) == 1

@@ -13,6 +13,7 @@ function `NAME_main(argv)` of this package (`pretrain_main`, `finetune_main`,
 when it runs: only `compare` needs PyTorch.
 """
 import importlib
+import os
 import sys
 
 # command: (module of gluon_bert.cli, its main function, summary)
@@ -26,7 +27,7 @@ COMMANDS = {
 }
 _MAINS = {function: module for module, function, _ in COMMANDS.values()}
 
-__all__ = ['main', 'COMMANDS'] + sorted(_MAINS)
+__all__ = ['main', 'run', 'COMMANDS'] + sorted(_MAINS)
 
 
 def __getattr__(name):
@@ -46,8 +47,9 @@ def usage():
 
 
 def main(argv=None):
-    """Run `gluon-bert COMMAND ARGS...`: call COMMAND's main function with ARGS.
-    Returns the exit status (0), so that a console script can sys.exit() it."""
+    """Run `gluon-bert COMMAND ARGS...`: call COMMAND's main function with ARGS
+    (see `run`).  Returns the exit status, so that a console script can
+    sys.exit() it."""
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv or argv[0] in ('-h', '--help'):
         print(usage(), file=sys.stdout if argv else sys.stderr)
@@ -60,11 +62,41 @@ def main(argv=None):
     if name not in COMMANDS:
         print('%s\n\ngluon-bert: unknown command %r' % (usage(), name), file=sys.stderr)
         return 2
-    command = __getattr__(COMMANDS[name][1])
     program = sys.argv[0]
     sys.argv[0] = 'gluon-bert ' + name          # argparse's `prog`, for usage and errors
     try:
-        command(argv[1:])
+        return run(name, argv[1:])
     finally:
         sys.argv[0] = program
+
+
+# What a user can cause and fix (a missing or broken file, a finished run in the
+# output folder, an option that does not fit the data, a diverged run): one line.
+# Anything else is a bug and keeps its traceback.
+EXPECTED_ERRORS = (OSError, ValueError, FloatingPointError, RuntimeError, ImportError)
+DEBUG_FLAG, DEBUG_ENV = '--debug', 'GLUON_BERT_DEBUG'
+
+
+def run(name, argv=None):
+    """Run the command `name` with `argv` (default: sys.argv[1:]) as a program
+    does: an expected failure prints one line `error: ...` to stderr and returns
+    1 (with `--debug`, or GLUON_BERT_DEBUG=1, it raises with its traceback);
+    Ctrl-C returns 130.  Returns 0 on success."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = DEBUG_FLAG in argv or os.environ.get(DEBUG_ENV, '') not in ('', '0')
+    argv = [a for a in argv if a != DEBUG_FLAG]
+    command = __getattr__(COMMANDS[name][1])
+    try:
+        command(argv)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print('error: interrupted', file=sys.stderr)
+        return 130
+    except EXPECTED_ERRORS as e:
+        if debug:
+            raise
+        message = ' '.join(str(e).split()) or type(e).__name__
+        print('error: %s (%s shows the traceback)' % (message, DEBUG_FLAG), file=sys.stderr)
+        return 1
     return 0
