@@ -321,10 +321,11 @@ class BERTClassifier(nn.HybridBlock):
             self.output = nn.Dense(num_classes, in_units=units)
 
     def new_blocks(self):
-        """The blocks that are not part of the pretrained BERT (to initialize)."""
+        """The blocks that are not part of the pretrained BERT, in the order
+        they are initialized."""
         if self.pool is not None:
-            return [self.pool, self.output]
-        return [self.hidden, self.output] if self.config.classifier_head == 'mlp' \
+            return [self.output, self.pool]
+        return [self.output, self.hidden] if self.config.classifier_head == 'mlp' \
             else [self.output]
 
     def hybrid_forward(self, F, tokens, segments, valid_lens):
