@@ -7,17 +7,19 @@ output (B, L, H), `valid_lens` (B,) the number of real tokens of each example.
 masked: positions at or after `valid_len` never reach the output, so the same
 example padded to two lengths gives the same logits.
 
-* `mean`: the mean of the valid encodings.
+* `mean`: the mean of the valid encodings, then a tanh Dense layer of
+  `config.classifier_hiddens` units (as BERT's pooler on `<cls>`).
 * `cnn`: 1-D convolutions of odd widths `config.classifier_kernel_sizes` with
   `config.classifier_hiddens` ReLU filters each ("same" zero padding, the padded
   encodings zeroed first), max-pooled over the valid positions, concatenated.
 * `bilstm`: a bidirectional LSTM of `config.classifier_hiddens // 2` units per
-  direction (`gluon.rnn.LSTM`), then the mean over the valid positions.  The
+  direction (`gluon.rnn.LSTM`), then the maximum over the valid positions.  The
   backward direction reads each example from its last valid token: MXNet's CPU
   RNN kernel ignores `sequence_length`, so it runs as a second LSTM over the
   sequences reversed within their valid lengths (`SequenceReverse`).
 * `attention`: attention pooling, `softmax_t(q . tanh(W x_t))` over the valid
-  positions with a learned query `q`, then the weighted sum of the encodings.
+  positions for `config.num_heads` learned queries `q`, the weighted sums of the
+  encodings concatenated, then a tanh Dense layer as `mean`'s.
 """
 from mxnet import init
 from mxnet.gluon import nn, rnn
@@ -38,15 +40,29 @@ def _masked_mean(F, X, mask):
     return F.broadcast_div(total, F.maximum(mask.sum(axis=1, keepdims=True), 1))
 
 
+def _pooler(config):
+    """The tanh Dense layer after a linear pooling (as BERT's on `<cls>`): the
+    output layer then sees a non-linear function of the pooled encodings."""
+    return nn.Dense(config.classifier_hiddens, activation='tanh', in_units=config.num_hiddens)
+
+
+def _masked_max(F, X, mask):
+    """Maximum over the positions where `mask` (B, L) is 1: (B, L, H) -> (B, H);
+    the others are pushed 1e4 down (the features here are bounded by 1e4)."""
+    return F.broadcast_add(X, ((mask - 1) * 1e4).expand_dims(2)).max(axis=1)
+
+
 class MeanPoolHead(nn.HybridBlock):
-    """The mean of the valid encodings."""
+    """The mean of the valid encodings, then a tanh Dense layer."""
 
     def __init__(self, config, **kwargs):
         super().__init__(**kwargs)
-        self.units = config.num_hiddens
+        self.units = config.classifier_hiddens
+        with self.name_scope():
+            self.dense = _pooler(config)
 
     def hybrid_forward(self, F, X, valid_lens):
-        return _masked_mean(F, X, valid_mask(F, X, valid_lens))
+        return self.dense(_masked_mean(F, X, valid_mask(F, X, valid_lens)))
 
 
 class CNNHead(nn.HybridBlock):
@@ -76,7 +92,7 @@ class CNNHead(nn.HybridBlock):
 
 
 class BiLSTMHead(nn.HybridBlock):
-    """A bidirectional LSTM over the valid positions, then their mean."""
+    """A bidirectional LSTM over the valid positions, then their maximum."""
 
     def __init__(self, config, **kwargs):
         super().__init__(**kwargs)
@@ -94,26 +110,31 @@ class BiLSTMHead(nn.HybridBlock):
         backward = F.SequenceReverse(
             self.backward_lstm(F.SequenceReverse(seq, **reverse)), **reverse)
         out = F.concat(forward, backward, dim=2).transpose((1, 0, 2))      # (B, L, 2h)
-        return _masked_mean(F, out, mask)
+        return _masked_max(F, out, mask)
 
 
 class AttentionPoolHead(nn.HybridBlock):
-    """Attention pooling with a learned query, masked to the valid positions."""
+    """Attention pooling with learned queries (one per attention head of the
+    encoder), masked to the valid positions, then a tanh Dense layer."""
 
     def __init__(self, config, **kwargs):
         super().__init__(**kwargs)
-        h = config.num_hiddens
-        self.units = h
+        h, self.num_queries = config.num_hiddens, config.num_heads
+        self.units = config.classifier_hiddens
         with self.name_scope():
             self.proj = nn.Dense(h, activation='tanh', flatten=False, in_units=h)
-            self.query = self.params.get('query', shape=(1, h), init=init.Normal(0.02))
+            self.query = self.params.get('query', shape=(self.num_queries, h),
+                                         init=init.Normal(0.02))
+            self.dense = nn.Dense(config.classifier_hiddens, activation='tanh',
+                                  in_units=self.num_queries * h)
 
     def hybrid_forward(self, F, X, valid_lens, query):
-        scores = F.FullyConnected(self.proj(X), query, no_bias=True, num_hidden=1,
-                                  flatten=False).reshape((0, -1))          # (B, L)
-        weights = F.softmax(scores, length=valid_lens.astype('int32'), use_length=True,
-                            axis=-1)                                # (B, L)
-        return F.batch_dot(weights.expand_dims(1), X).reshape((0, -1))      # (B, H)
+        scores = F.FullyConnected(self.proj(X), query, no_bias=True, flatten=False,
+                                  num_hidden=self.num_queries).transpose((0, 2, 1))  # (B, Q, L)
+        lens = F.broadcast_like(valid_lens.astype('int32').expand_dims(1), scores,
+                                lhs_axes=(1,), rhs_axes=(1,))                   # (B, Q)
+        weights = F.softmax(scores, length=lens, use_length=True, axis=-1)
+        return self.dense(F.batch_dot(weights, X).reshape((0, -1)))             # (B, Q * H)
 
 
 POOLING_HEADS = {'mean': MeanPoolHead, 'cnn': CNNHead, 'bilstm': BiLSTMHead,
