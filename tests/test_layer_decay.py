@@ -99,7 +99,8 @@ def test_one_sgd_step_moves_each_group_by_its_rate():
     for name, p in params.items():
         delta = p.data().asnumpy() - before[name]
         expected = -lr * expected_mult(name, decay) * grads[name] / batch
-        np.testing.assert_allclose(delta, expected, rtol=1e-4, atol=3e-7, err_msg=name)   # float32 rounding
+        # (atol: the float32 rounding of parameter - update)
+        np.testing.assert_allclose(delta, expected, rtol=1e-4, atol=3e-7, err_msg=name)
         if np.abs(grads[name]).max() > 1e-6:
             checked.add(expected_mult(name, decay))
     assert checked == {1.0, 0.5, 0.25, 0.125}         # every group had a real gradient
