@@ -287,8 +287,9 @@ def build_parser(args_class, description=None, prog=None):
                                           dict: _parse_json_dict}.get(kind, kind)
         if meta['minimum'] is not None:
             convert = _checked(convert, kind.__name__, meta['minimum'])
+        shown = ','.join(map(str, default)) if isinstance(default, list) else default
         help_text = meta['help'] + ('' if default in (None, [], {}) else ' (default: %s)'
-                                    % (default,))
+                                    % (shown,))
         group.add_argument(flag, *meta['flags'], dest=f.name, type=convert, default=default,
                            choices=meta['choices'], metavar=meta['metavar'], help=help_text)
     return parser
