@@ -1,4 +1,4 @@
-"""Evaluate a fine-tuned classifier on an NLI file: accuracy, per-class
+"""Evaluate a fine-tuned classifier on an NLI file (or a file of its task): accuracy, per-class
 precision/recall/F1, confusion matrix and MCC.
 
     gluon-bert evaluate --model runs/finetune --data test.tsv [--json report.json]
@@ -11,7 +11,8 @@ from gluon_bert.inference import evaluate_file
 def evaluate_main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--model', required=True, help='fine-tuning output folder')
-    p.add_argument('--data', required=True, help='SNLI file (official, simple TSV or JSONL)')
+    p.add_argument('--data', required=True, help='SNLI file (official, simple TSV or JSONL); '
+                   'for a finetune-task classifier, a file with the columns of its task.json')
     p.add_argument('--json', help='where to write the report (default: MODEL/eval_<data>.json)')
     p.add_argument('--max-len', type=int, default=128)
     p.add_argument('--batch-size', type=int, default=512)
