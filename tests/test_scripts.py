@@ -13,7 +13,7 @@ import pytest
 import gluon_bert
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCRIPTS = ['pretrain.py', 'finetune_snli.py', 'evaluate.py', 'predict.py']
+SCRIPTS = ['pretrain.py', 'finetune_snli.py', 'evaluate.py', 'predict.py', 'export.py']
 
 
 def run(args, **kw):
@@ -48,7 +48,7 @@ def test_gluon_bert_command_lists_and_runs_the_subcommands():
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith('usage: gluon-bert COMMAND')
     assert sorted(COMMANDS) == sorted(['pretrain', 'finetune', 'evaluate', 'predict',
-                                       'convert', 'compare'])
+                                       'convert', 'compare', 'export'])
     for name in COMMANDS:
         assert '\n  %s ' % name in r.stdout, name
     r = subprocess.run([command, 'predict', '--help'], env=env, capture_output=True,
@@ -60,7 +60,7 @@ def test_gluon_bert_command_lists_and_runs_the_subcommands():
 
 
 @pytest.mark.parametrize('name', ['pretrain', 'finetune', 'evaluate', 'predict', 'convert',
-                                  'compare'])
+                                  'compare', 'export'])
 def test_every_subcommand_dispatches_to_its_main(name, monkeypatch):
     import gluon_bert.cli as cli
     module, function, _ = cli.COMMANDS[name]

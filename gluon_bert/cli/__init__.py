@@ -22,10 +22,11 @@ COMMANDS = {
     'pretrain': ('pretrain', 'pretrain_main', 'pretrain BERT on WikiText-2 (masked LM + NSP)'),
     'finetune': ('finetune', 'finetune_main', 'fine-tune a pretrained BERT on SNLI'),
     'evaluate': ('evaluate', 'evaluate_main', 'evaluate a fine-tuned classifier on an NLI file'),
-    'predict': ('predict', 'predict_main', 'predict the relation of a premise and a hypothesis, or of a file of pairs'),
+    'predict': ('predict', 'predict_main',
+                'predict the relation of a premise and a hypothesis, or of a file of pairs'),
     'convert': ('convert', 'convert_main', 'convert a pretrained BERT into a gluon_bert folder'),
     'compare': ('compare', 'compare_main', 'the same fine-tuning in MXNet/Gluon and PyTorch'),
-    'export': ('export', 'export_main', 'export a fine-tuned classifier for serving (MXNet, ONNX)'),
+    'export': ('export', 'export_main', 'export a fine-tuned classifier for serving'),
 }
 _MAINS = {function: module for module, function, _ in COMMANDS.values()}
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from gluon_bert.fileio import write_json_atomic
 
 __all__ = ['TrainArgs', 'PretrainArgs', 'FinetuneArgs', 'option', 'build_parser',
-           'parse_args', 'dataset_defaults', 'computation_fields', 'resume_mismatch', 'save_args', 'load_args',
-           'ARGS_FILE']
+           'parse_args', 'dataset_defaults', 'computation_fields', 'resume_mismatch',
+           'save_args', 'load_args', 'ARGS_FILE']
 
 ARGS_FILE = 'args.json'
 
