@@ -132,6 +132,7 @@ def predict_file(model_dir, path, output=None, batch_size=256, max_len=None, ctx
     its line in `path`) to `output` (atomically) or, when None, to stdout.
     `max_len` None: the max_len of the fine-tuning.  Returns the results."""
     from tqdm import tqdm
+    pairs = read_pairs(path)                    # a bad file fails before the model loads
     ctxs = parse_contexts(ctx)
     net, tokenizer = load_classifier(model_dir, ctx=ctxs[0])
     net.collect_params().reset_ctx(ctxs)
@@ -142,7 +143,6 @@ def predict_file(model_dir, path, output=None, batch_size=256, max_len=None, ctx
     elif max_len > net.config.max_len:
         raise ValueError('--max-len %d exceeds the %d positions of the model in %s'
                          % (max_len, net.config.max_len, model_dir))
-    pairs = read_pairs(path)
     n = len(pairs.premises)
     dataset = SNLIBERTDataset((pairs.premises, pairs.hypotheses, np.zeros(n, np.int32)),
                               max_len, tokenizer=tokenizer, num_workers=1)
