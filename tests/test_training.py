@@ -153,10 +153,12 @@ def test_accuracy_counts_each_example_once(nli):
 
 
 def test_finetuning_lowers_the_loss(nli):
+    """(8 epochs: the pair's length no longer gives neutral away, and the loss
+    first falls after 4.)"""
     train, test, tok = nli
     net = BERTClassifier(fresh_bert(tiny_config(len(tok), dropout=0.1), [mx.cpu()]))
     net.output.initialize(init.Xavier())
-    s = finetune(net, train, test, [mx.cpu()], FinetuneArgs(num_epochs=4, batch_size=32, lr=1e-3,
+    s = finetune(net, train, test, [mx.cpu()], FinetuneArgs(num_epochs=8, batch_size=32, lr=1e-3,
                                                             progress=False))
     losses = [r['train_loss'] for r in s['records']]
     assert losses[-1] < losses[0] - 0.05, losses
