@@ -111,3 +111,19 @@ _max_diff_fixture = _helper_fixture('max_diff', _max_diff)
 _load_params_fixture = _helper_fixture('load_params', _load_params)
 _nli_arrays_fixture = _helper_fixture('nli_arrays', make_nli_arrays)
 _tiny_pretrained_fixture = _helper_fixture('tiny_pretrained', make_tiny_pretrained)
+
+
+@pytest.fixture(scope='session')
+def finetuned_model(tmp_path_factory):
+    """A classifier folder fine-tuned by `gluon_bert.train.jobs.run_finetuning`
+    (1 epoch of the synthetic task, max_len 32) from a tiny pretrained BERT."""
+    from gluon_bert.train.jobs import run_finetuning
+    from gluon_bert.train.options import FinetuneArgs
+    root = tmp_path_factory.mktemp('finetuned')
+    pre = make_tiny_pretrained(str(root / 'pre'), seed=0, dropout=0.1)
+    out = str(root / 'fin')
+    run_finetuning(FinetuneArgs(pretrained=pre, dataset='synthetic', synthetic_pairs=[300, 60],
+                                max_len=32, batch_size=32, num_epochs=1, lr=1e-3,
+                                progress=False, no_checkpoints=True, num_workers=1,
+                                output=out))
+    return out

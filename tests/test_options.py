@@ -72,3 +72,28 @@ def test_the_run_folder_holds_its_options(tmp_path):
                                                num_heads=2, num_blks=1))
     kind, saved = load_args(os.path.join(out, 'args.json'))
     assert kind == 'pretrain' and PretrainArgs(**saved) == args
+
+
+def test_the_synthetic_data_bring_their_recipe_and_flags_win(tmp_path):
+    """--dataset synthetic selects the demo's defaults (the chapter's real-data
+    ones do not learn it) for every option the command line does not give; an
+    explicit flag wins, even one equal to the chapter's default; args.json
+    records what was used."""
+    from gluon_bert.train.options import dataset_defaults
+    p = parse_args(PretrainArgs, ['--dataset', 'synthetic'])
+    assert dataset_defaults(PretrainArgs, 'synthetic')
+    for name, value in dataset_defaults(PretrainArgs, 'synthetic').items():
+        assert getattr(p, name) == value, name
+    assert (p.preset, p.max_len) == ('demo', 64) and p.lr != PretrainArgs().lr
+    p = parse_args(PretrainArgs, ['--dataset', 'synthetic', '--lr', '0.01', '--num-steps', '7',
+                                  '--preset', 'd2l.pretrain'])
+    assert (p.lr, p.num_steps, p.preset) == (0.01, 7, 'd2l.pretrain')
+    assert p.batch_size == dataset_defaults(PretrainArgs, 'synthetic')['batch_size']
+    f = parse_args(FinetuneArgs, ['--dataset=synthetic', '--max-len', '128'])
+    recipe = dataset_defaults(FinetuneArgs, 'synthetic')
+    assert f.max_len == 128 and f.lr == recipe['lr'] and f.pretrained == recipe['pretrained']
+    assert parse_args(FinetuneArgs, ['--dataset', 'snli']) == FinetuneArgs()
+    assert '--dataset synthetic changes the defaults' in build_parser(PretrainArgs).format_help()
+    path = str(tmp_path / 'args.json')
+    save_args(path, f, 'finetune')
+    assert load_args(path)[1]['lr'] == recipe['lr'] and load_args(path)[1]['max_len'] == 128

@@ -13,7 +13,8 @@ import pytest
 import gluon_bert
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCRIPTS = ['pretrain.py', 'finetune_snli.py', 'finetune.py', 'evaluate.py', 'predict.py']
+SCRIPTS = ['pretrain.py', 'finetune_snli.py', 'finetune.py', 'evaluate.py', 'predict.py',
+           'export.py']
 
 
 def run(args, **kw):
@@ -48,7 +49,7 @@ def test_gluon_bert_command_lists_and_runs_the_subcommands():
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith('usage: gluon-bert COMMAND')
     assert sorted(COMMANDS) == sorted(['pretrain', 'finetune', 'finetune-task', 'evaluate',
-                                       'predict', 'convert', 'compare'])
+                                       'predict', 'convert', 'compare', 'export'])
     for name in COMMANDS:
         assert '\n  %s ' % name in r.stdout, name
     r = subprocess.run([command, 'predict', '--help'], env=env, capture_output=True,
@@ -60,7 +61,7 @@ def test_gluon_bert_command_lists_and_runs_the_subcommands():
 
 
 @pytest.mark.parametrize('name', ['pretrain', 'finetune', 'finetune-task', 'evaluate',
-                                  'predict', 'convert', 'compare'])
+                                  'predict', 'convert', 'compare', 'export'])
 def test_every_subcommand_dispatches_to_its_main(name, monkeypatch):
     import gluon_bert.cli as cli
     module, function, _ = cli.COMMANDS[name]
@@ -159,3 +160,26 @@ def test_expected_failures_are_one_line_without_traceback(tmp_path):
             del os.environ['GLUON_BERT_DEBUG']
     os.environ.pop('GLUON_BERT_DEBUG', None)
     assert run_command('finetune', args[1:]) == 1
+
+
+def test_the_readme_demo_learns_the_synthetic_task(tmp_path):
+    """The README's two demo commands, with only --dataset synthetic (and the
+    folders): the dataset's recipe (demo preset, its steps, batch sizes and
+    learning rates) applies, args.json records it, and fine-tuning ends at
+    >= 0.9 test accuracy (the chapter's real-data defaults stay at chance)."""
+    from gluon_bert.train.options import FinetuneArgs, PretrainArgs, dataset_defaults
+    pre, fin = str(tmp_path / 'demo-pretrain'), str(tmp_path / 'demo-finetune')
+    r = run(['scripts/pretrain.py', '--dataset', 'synthetic', '--output', pre, '--no-progress'])
+    assert r.returncode == 0, r.stderr
+    r = run(['scripts/finetune_snli.py', '--dataset', 'synthetic', '--pretrained', pre,
+             '--output', fin, '--no-progress'])
+    assert r.returncode == 0, r.stderr
+    for folder, cls in ((pre, PretrainArgs), (fin, FinetuneArgs)):
+        with open(os.path.join(folder, 'args.json')) as f:
+            used = json.load(f)['args']
+        for name, value in dataset_defaults(cls, 'synthetic').items():
+            if name not in ('output', 'pretrained'):
+                assert used[name] == value, (folder, name)
+    with open(os.path.join(fin, 'metrics.json')) as f:
+        m = json.load(f)
+    assert m['test_acc'] >= 0.9, r.stdout

@@ -89,3 +89,28 @@ def test_write_wikitext(tmp_path):
     assert names == ['wiki.test.tokens', 'wiki.train.tokens', 'wiki.valid.tokens']
     with open(os.path.join(folder, 'wiki.train.tokens'), encoding='utf-8') as f:
         assert f.readlines() == synthetic.wikitext_lines(100, seed=0)
+
+
+def test_nli_lengths_say_nothing_of_the_label():
+    """Regression: a neutral premise was one word shorter, so the pair's length
+    gave the label away.  Now the length histograms of premises and of
+    hypotheses are the same for every label, and the best length-only
+    classifier of the training pairs is at chance on held-out pairs."""
+    def lengths(data):
+        return [(len(p.split()), len(h.split())) for p, h in zip(data.premises, data.hypotheses)]
+    train, test = synthetic.nli_task(3000, seed=0), synthetic.nli_task(3000, seed=1)
+    histograms = {}
+    for label in set(train.labels):
+        mine = [n for n, y in zip(lengths(train), train.labels) if y == label]
+        histograms[label] = {n: c / len(mine) for n, c in collections.Counter(mine).items()}
+    assert all(h == histograms[0] for h in histograms.values()), histograms
+    # The majority label of each (premise length, hypothesis length) of `train`...
+    by_length = collections.defaultdict(collections.Counter)
+    for n, y in zip(lengths(train), train.labels):
+        by_length[n][y] += 1
+    guess = {n: c.most_common(1)[0][0] for n, c in by_length.items()}
+    # ...is right on a third of `test`, as a constant guess is.
+    right = sum(guess.get(n) == y for n, y in zip(lengths(test), test.labels))
+    assert abs(right / len(test.labels) - 1 / 3) < 0.01
+    # The words still vary: places and companions, sizes and colours.
+    assert len(set(train.premises)) > 1000 and any(' with the ' in p for p in train.premises)

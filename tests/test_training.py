@@ -153,10 +153,12 @@ def test_accuracy_counts_each_example_once(nli):
 
 
 def test_finetuning_lowers_the_loss(nli):
+    """(8 epochs: the pair's length no longer gives neutral away, and the loss
+    first falls after 4.)"""
     train, test, tok = nli
     net = BERTClassifier(fresh_bert(tiny_config(len(tok), dropout=0.1), [mx.cpu()]))
     net.output.initialize(init.Xavier())
-    s = finetune(net, train, test, [mx.cpu()], FinetuneArgs(num_epochs=4, batch_size=32, lr=1e-3,
+    s = finetune(net, train, test, [mx.cpu()], FinetuneArgs(num_epochs=8, batch_size=32, lr=1e-3,
                                                             progress=False))
     losses = [r['train_loss'] for r in s['records']]
     assert losses[-1] < losses[0] - 0.05, losses
@@ -188,10 +190,8 @@ def test_flattened_mlm_loss_equals_the_chapters(wiki):
 def test_finetuning_learns_the_synthetic_task(bucket):
     """A small BERT fine-tuned on the synthetic NLI task classifies held-out pairs
     with >= 0.9 accuracy, with plain shuffled batches (the chapter) and with
-    length buckets (GluonNLP's FixedBucketSampler) alike.  (The `varied` task:
-    in the plain one a neutral premise is one word shorter, and length buckets
-    would make batches of a single label.)"""
-    train, test = nli_task(3000, seed=0, varied=True), nli_task(600, seed=1, varied=True)
+    length buckets (GluonNLP's FixedBucketSampler) alike."""
+    train, test = nli_task(3000, seed=0), nli_task(600, seed=1)
     tok = WordTokenizer(build_vocab(tokenize(train.premises + train.hypotheses), min_freq=1))
     train_set = SNLIBERTDataset(train, 32, tokenizer=tok, num_workers=0)
     test_set = SNLIBERTDataset(test, 32, tokenizer=tok, num_workers=0)

@@ -7,11 +7,12 @@
     gluon-bert predict ARGS      predict the relation of a premise and a hypothesis
     gluon-bert convert ARGS      convert a pretrained BERT into a gluon_bert folder
     gluon-bert compare ARGS      the same fine-tuning in MXNet/Gluon and PyTorch
+    gluon-bert export ARGS       export a fine-tuned classifier for serving (MXNet, ONNX)
 
 `gluon-bert COMMAND --help` lists a command's options.  Each command is a
 function `NAME_main(argv)` of this package (`pretrain_main`, `finetune_main`,
 ...); scripts/*.py call the same functions.  A command's module is imported only
-when it runs: only `compare` needs PyTorch.
+when it runs: only `compare` needs PyTorch, only `export --format onnx` onnx.
 """
 import importlib
 import os
@@ -23,9 +24,11 @@ COMMANDS = {
     'finetune': ('finetune', 'finetune_main', 'fine-tune a pretrained BERT on SNLI'),
     'finetune-task': ('task', 'task_main', 'fine-tune it on any labelled sentence(-pair) file'),
     'evaluate': ('evaluate', 'evaluate_main', 'evaluate a fine-tuned classifier on an NLI file'),
-    'predict': ('predict', 'predict_main', 'predict the relation of a premise and a hypothesis'),
+    'predict': ('predict', 'predict_main',
+                'predict the relation of a premise and a hypothesis, or of a file of pairs'),
     'convert': ('convert', 'convert_main', 'convert a pretrained BERT into a gluon_bert folder'),
     'compare': ('compare', 'compare_main', 'the same fine-tuning in MXNet/Gluon and PyTorch'),
+    'export': ('export', 'export_main', 'export a fine-tuned classifier for serving'),
 }
 _MAINS = {function: module for module, function, _ in COMMANDS.values()}
 

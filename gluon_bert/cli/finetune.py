@@ -2,7 +2,7 @@
 
     gluon-bert finetune                              # runs/pretrain -> SNLI train/test
     gluon-bert finetune --train-file A.tsv --test-file B.tsv
-    gluon-bert finetune --dataset synthetic          # offline demo
+    gluon-bert finetune --dataset synthetic          # offline demo (its own defaults)
 """
 from gluon_bert.train.jobs import run_finetuning
 from gluon_bert.train.options import FinetuneArgs, parse_args

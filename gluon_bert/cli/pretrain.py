@@ -2,7 +2,7 @@
 
     gluon-bert pretrain                              # WikiText-2, the chapter's settings
     gluon-bert pretrain --data-dir ../shared/data/wikitext-2
-    gluon-bert pretrain --dataset synthetic --num-steps 300   # offline demo
+    gluon-bert pretrain --dataset synthetic          # offline demo (its own defaults)
 """
 from gluon_bert.train.jobs import run_pretraining
 from gluon_bert.train.options import PretrainArgs, parse_args

@@ -4,9 +4,11 @@
   describes a subject doing something somewhere, with or without its colour; the
   hypothesis states the subject's colour.  The label follows from comparing the
   two: the premise gives the same colour (entailment), another colour
-  (contradiction) or none (neutral).  The hypothesis alone does not tell the
-  label; a 2-layer BERT trained from scratch learns it to > 90 % accuracy in a
-  few hundred steps.
+  (contradiction) or none (neutral: it names a size where the others name the
+  colour).  Neither the hypothesis alone nor the pair's length tells the label:
+  every premise has seven words (one adjective, then a place or a companion,
+  drawn alike whatever the label) and every hypothesis four.  A 2-layer BERT
+  learns it to > 90 % accuracy.
 * `wikitext_lines`: text in the layout of WikiText-2's `wiki.train.tokens` whose
   paragraphs follow a topic and a fixed sentence order: most masked words follow
   from their template and topic, and a true next sentence is the next template.
@@ -29,8 +31,7 @@ SUBJECTS = ['dog', 'cat', 'man', 'woman', 'boy', 'girl', 'horse', 'bird', 'child
 COLOURS = ['red', 'blue', 'green', 'black']
 VERBS = ['runs', 'sits', 'sleeps', 'jumps', 'walks', 'stands']
 PLACES = ['park', 'street', 'house', 'field', 'garden', 'forest']
-SIZES = ['small', 'big', 'young', 'tall']    # `varied` neutral premises: no colour
-
+SIZES = ['small', 'big', 'young', 'tall']    # the adjective of neutral premises
 
 
 def _other(rng, words, excluded):
@@ -42,33 +43,30 @@ def _other(rng, words, excluded):
 
 
 def _premise_text(scene):
-    """`a [colour] subject verb in the place [with a companion]`; a `varied`
-    scene names a size where it has no colour."""
-    adjective = scene['c'] or scene.get('size')
-    words = ['a'] + ([adjective] if adjective else []) + [scene['s'], scene['v'],
-                                                         'in', 'the', scene['pl']]
-    if scene.get('comp'):
-        words += ['with', 'a', scene['comp']]
-    return ' '.join(words)
+    """`a colour|size subject verb in the place` or `... with the companion`
+    (seven words either way): a scene without a colour names its size."""
+    where = ['with', 'the', scene['comp']] if scene['comp'] else ['in', 'the', scene['pl']]
+    return ' '.join(['a', scene['c'] or scene['size'], scene['s'], scene['v']] + where)
 
 
-def _scene(rng, varied=False):
+def _scene(rng):
+    """A subject, its verb, colour, size and place, and a companion half the
+    time (drawn the same way whatever the label)."""
     scene = dict(s=rng.choice(SUBJECTS), v=rng.choice(VERBS), c=rng.choice(COLOURS),
-                 pl=rng.choice(PLACES))
-    if varied:      # lengths that say nothing of the label
-        scene['size'] = rng.choice(SIZES)
-        scene['comp'] = _other(rng, SUBJECTS, scene['s']) if rng.random() < 0.5 else None
+                 pl=rng.choice(PLACES), size=rng.choice(SIZES))
+    scene['comp'] = _other(rng, SUBJECTS, scene['s']) if rng.random() < 0.5 else None
     return scene
 
 
-_CLAIMS = ['the {s} is {c}', 'a {c} {s} {v}', 'the {c} {s} is in the {pl}']
+_CLAIMS = ['the {s} is {c}', 'a {c} {s} {v}', 'the {c} {s} is in the {pl}',
+           'the {s} is {size}']
 
 
-def _example(rng, name, varied=False):
+def _example(rng, name):
     """A (premise, hypothesis) pair with the label `name`: the hypothesis states
     the subject's colour; the premise gives that colour (entailment), another one
     (contradiction), or none (neutral)."""
-    scene = _scene(rng, varied)
+    scene = _scene(rng)
     said = dict(scene)
     if name == 'contradiction':
         said['c'] = _other(rng, COLOURS, scene['c'])
@@ -84,18 +82,16 @@ def scene_paragraph(rng):
     return [_premise_text(scene)] + [t.format(**scene) for t in _CLAIMS]
 
 
-def nli_task(num_pairs, seed=0, varied=False):
+def nli_task(num_pairs, seed=0):
     """`num_pairs` (premise, hypothesis, label) examples, classes balanced
-    (they differ in size by at most one), as an SNLIData triple.  In the plain
-    task a neutral premise is one word shorter than the others; with `varied`
-    it names a size instead of a colour and half the premises add a companion,
-    so pair lengths carry no information about the label."""
+    (they differ in size by at most one), as an SNLIData triple.  Pair lengths
+    carry no information about the label."""
     rng = random.Random(seed)
     names = [LABEL_NAMES[i % len(LABEL_NAMES)] for i in range(num_pairs)]
     rng.shuffle(names)
     premises, hypotheses = [], []
     for name in names:
-        premise, hypothesis = _example(rng, name, varied)
+        premise, hypothesis = _example(rng, name)
         premises.append(premise)
         hypotheses.append(hypothesis)
     return SNLIData(premises, hypotheses, [LABELS[name] for name in names])

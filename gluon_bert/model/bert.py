@@ -42,6 +42,8 @@ class LayerNorm(nn.HybridBlock):
       `sum` run at a small fraction of the GEMM rate; this way forward plus
       backward takes about a quarter of the time on a CPU (see BENCHMARKS.md).
     * `'native'`: MXNet's fused `LayerNorm` operator, the better choice on GPUs.
+    * `'portable'`: `'matmul'` with `reciprocal(sqrt)` for `rsqrt`, for the ONNX exporter
+      (which converts neither `rsqrt` nor, with onnx >= 1.13, `LayerNorm`).
 
     `BERTConfig.layer_norm` picks it; `'auto'` (the default) is `'matmul'` until
     `select_layer_norm` sees the devices (the training loops call it).
@@ -64,7 +66,9 @@ class LayerNorm(nn.HybridBlock):
         h = self._units
         mean_w, spread_w = F.ones((1, h)) / h, F.ones((h, 1))
         xc = X - _rows_times(F, _rows_times(F, X, mean_w, 1), spread_w, h)
-        rstd = F.rsqrt(_rows_times(F, F.square(xc), mean_w, 1) + self._epsilon)
+        var = _rows_times(F, F.square(xc), mean_w, 1) + self._epsilon
+        # 'portable': operators the ONNX exporter converts (it has no rsqrt)
+        rstd = F.rsqrt(var) if self.impl == 'matmul' else F.reciprocal(F.sqrt(var))
         # rstd (N, 1) times gamma (1, h) and ones (N, 1) times beta (1, h) as outer
         # products: their gradients are matrix products too.
         scale = _rows_times(F, rstd, gamma.reshape((h, 1)), h)
@@ -77,7 +81,7 @@ class LayerNorm(nn.HybridBlock):
                                                 ' (auto)' if self.auto else '')
 
 
-LAYER_NORM_IMPLS = ('auto', 'matmul', 'native')
+LAYER_NORM_IMPLS = ('auto', 'matmul', 'native', 'portable')
 
 
 def layer_norm(config):
@@ -119,10 +123,12 @@ class MultiHeadAttention(nn.HybridBlock):
                                 in_units=num_hiddens)
             self.dropout = nn.Dropout(dropout)
 
+    # The reshapes avoid MXNet's -3/-4 codes (merge/split two axes), which the
+    # ONNX exporter cannot convert: `reverse=True` copies the last axes instead.
     def _split_heads(self, X):
         # (B, L, H) -> (B * heads, L, H / heads)
-        X = X.reshape((0, 0, -4, self.num_heads, -1)).transpose((0, 2, 1, 3))
-        return X.reshape((-3, 0, 0))
+        X = X.reshape((0, 0, self.num_heads, -1)).transpose((0, 2, 1, 3))
+        return X.reshape((-1, 0, 0), reverse=True)
 
     def hybrid_forward(self, F, X, valid_lens):
         q = self._split_heads(self.W_q(X) * self._scale)
@@ -134,8 +140,8 @@ class MultiHeadAttention(nn.HybridBlock):
         lens = F.broadcast_like(lens.expand_dims(1), scores, lhs_axes=(1,), rhs_axes=(1,))
         weights = F.softmax(scores, length=lens, use_length=True, axis=-1)
         out = F.batch_dot(self.dropout(weights), v)            # (B*h, Lq, d)
-        out = out.reshape((-4, -1, self.num_heads, 0, 0)).transpose((0, 2, 1, 3))
-        return self.W_o(out.reshape((0, 0, -3)))
+        out = out.reshape((-1, self.num_heads, 0, 0), reverse=True).transpose((0, 2, 1, 3))
+        return self.W_o(out.reshape((0, 0, -1)))
 
 
 class PositionWiseFFN(nn.HybridBlock):
