@@ -9,7 +9,8 @@ from gluon_bert.model.folders import load_classifier
 from gluon_bert.evaluation import classification_report, format_report
 from gluon_bert.fileio import write_json_atomic
 from gluon_bert.data.batching import iterate_batches, nli_batch, split_and_load
-from gluon_bert.data.snli import LABEL_NAMES, SNLIBERTDataset, encode_pairs, read_snli_file
+from gluon_bert.data.snli import (LABEL_NAMES, SNLIBERTDataset, describe_reading, encode_pairs,
+                                 read_snli_file)
 from gluon_bert.system import parse_contexts
 
 __all__ = ['predict_logits', 'evaluate_accuracy', 'predict_pair', 'evaluate_file',
@@ -56,13 +57,18 @@ def predict_pair(net, tokenizer, premise, hypothesis, max_len=128, ctx=None):
 
 
 def evaluate_file(model_dir, data_path, json_path=None, max_len=128, batch_size=512,
-                  ctx='cpu', verbose=True):
-    """Evaluate the classifier in `model_dir` on the NLI file `data_path`; print the
-    table and write the report as JSON.  Returns the report dict."""
+                  ctx='cpu', verbose=True, label_map='chapter'):
+    """Evaluate the classifier in `model_dir` on the NLI file `data_path` (numeric
+    labels read with `label_map`); print the table and write the report as
+    JSON.  Returns the report dict."""
     ctxs = parse_contexts(ctx)
     net, tokenizer = load_classifier(model_dir, ctx=ctxs[0])
     net.collect_params().reset_ctx(ctxs)
-    data = read_snli_file(data_path)
+    data = read_snli_file(data_path, label_map)
+    if verbose:
+        print(describe_reading(data))
+    if not data.labels:
+        raise ValueError('nothing to evaluate: %s' % describe_reading(data))
     dataset = SNLIBERTDataset(data, max_len, tokenizer=tokenizer)
     logits = predict_logits(net, dataset, ctxs, batch_size)
     report = classification_report(dataset.labels, logits.argmax(axis=1), LABEL_NAMES)

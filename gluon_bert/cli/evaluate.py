@@ -16,6 +16,9 @@ def evaluate_main(argv=None):
     p.add_argument('--max-len', type=int, default=128)
     p.add_argument('--batch-size', type=int, default=512)
     p.add_argument('--ctx', default='cpu')
+    p.add_argument('--label-map', choices=('chapter', 'glue'), default='chapter',
+                   help="numeric labels: 'chapter' 0 entailment, 1 contradiction, 2 neutral; "
+                   "'glue' 0 entailment, 1 neutral, 2 contradiction, -1 no gold label")
     a = p.parse_args(argv)
     evaluate_file(a.model, a.data, json_path=a.json, max_len=a.max_len,
-                  batch_size=a.batch_size, ctx=a.ctx)
+                  batch_size=a.batch_size, ctx=a.ctx, label_map=a.label_map)
