@@ -164,6 +164,15 @@ def test_fine_tuning_prints_what_each_file_skipped(pretrained, tmp_path, capsys)
     assert '%s: read 3 rows, 3 examples' % test in out
     with open(str(tmp_path / 'ft' / 'args.json')) as f:
         assert json.load(f)['args']['label_map'] == 'glue'
+    evaluate = ['--model', str(tmp_path / 'ft'), '--data', train,
+                '--json', str(tmp_path / 'report.json')]
+    code, out, err = command('evaluate', evaluate, capsys)
+    assert code == 1 and "line 7: unknown label '-1'" in err and '--label-map glue' in err
+    code, out, err = command('evaluate', evaluate + ['--label-map', 'glue'], capsys)
+    assert code == 0, err
+    assert "%s: read 8 rows, 5 examples, skipped 3" % train in out
+    with open(str(tmp_path / 'report.json')) as f:
+        assert strict_json(f.read())['skipped'] == {'no_gold_label': 2, 'empty_sentence': 1}
 
 
 # ---------------------------------------------------------------------------
