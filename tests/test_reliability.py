@@ -278,6 +278,25 @@ def test_sigint_without_checkpoints_says_the_run_cannot_be_resumed(tmp_path):
     assert not os.path.exists(os.path.join(out, '.gluon_bert.lock'))
 
 
+def test_a_second_signal_stops_at_once(capsys):
+    from gluon_bert.train.signals import Interrupted, StopRequests
+    before = signal.getsignal(signal.SIGTERM)
+    with StopRequests(immediate=lambda n: Interrupted(n, 'now')) as stops:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.05)
+        assert stops.signum == signal.SIGTERM                 # only asked
+        assert 'SIGTERM received: stopping after this step' in capsys.readouterr().err
+        with pytest.raises(Interrupted, match='now') as e:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)
+        assert e.value.exit_status == 143
+    with pytest.raises(Interrupted):
+        with StopRequests(defer=False):                      # a distributed job
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+    assert signal.getsignal(signal.SIGTERM) is before         # restored
+
+
 def children_of(pid):
     """The pids of the live processes whose parent is `pid` (Linux /proc)."""
     found = []

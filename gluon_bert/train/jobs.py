@@ -18,9 +18,9 @@ from gluon_bert.data.synthetic import nli_task, write_wikitext
 from gluon_bert.data.wikitext import VALID_FILE, WikiTextDataset, read_wiki
 from gluon_bert.fileio import write_json_atomic
 from gluon_bert.model import folders
-from gluon_bert.outputs import claim_output
 from gluon_bert.model.bert import BERTModel, BERTClassifier
 from gluon_bert.model.config import get_config
+from gluon_bert.outputs import claim_output
 from gluon_bert.pretrained import load_pretrained
 from gluon_bert.train import checkpoint as _ckpt
 from gluon_bert.train.devices import parse_contexts, setup_kvstore, init_amp

@@ -247,8 +247,17 @@ def train(net, job, ctxs, args, cluster=None, trainer=None, checkpoint_dir=None,
         return Interrupted(signum, 'stopped by %s at step %d (epoch %d); %s'
                            % (name, step, epoch + 1, where), step=step, checkpoint=saved)
 
+    def stop_now(signum):
+        last = ckpt.last_path if ckpt is not None else None
+        return Interrupted(signum, 'stopped by %s during step %d (epoch %d); %s' % (
+            signal.Signals(signum).name, step + 1, epoch + 1,
+            'the last checkpoint is %s' % last if last else
+            'no checkpoint of this run was written'), step=step, checkpoint=last)
+
     timer.start()
-    with StopRequests() as stops:
+    # The workers of a distributed job cannot agree on a step to stop at without
+    # a synchronisation per step: there a signal stops at once.
+    with StopRequests(defer=cluster.num_workers == 1, immediate=stop_now) as stops:
         while not finished:
             epoch_rng = rng.get_state()
             np_rng = np.random.get_state() if args.bucket else None

@@ -5,8 +5,9 @@ only asks for a stop: the loop ends the step it is in, writes a checkpoint
 (unless --no-checkpoints) and raises `Interrupted`, which the `gluon-bert`
 commands turn into a message with the checkpoint and the command that resumes
 it, and the exit status 128 + the signal's number (130 for SIGINT, 143 for
-SIGTERM).  A second signal stops at once.  Outside the loop (reading data,
-saving the model) a signal raises `Interrupted` right away.
+SIGTERM).  A second signal stops at once (naming the last checkpoint), and so
+does the first in a distributed job.  Outside the loop (reading data, saving
+the model) a signal raises `Interrupted` right away.
 """
 import signal
 import sys
@@ -59,11 +60,13 @@ class raise_on_signals:
 
 class StopRequests:
     """Within `with StopRequests() as stops:` the first SIGINT/SIGTERM sets
-    `stops.signum` (the loop checks it between steps); a second one raises
-    Interrupted at once."""
+    `stops.signum` (the loop checks it between steps); a second one, or the
+    first when not `defer`, raises at once the exception `immediate(signum)`
+    returns (default: Interrupted(signum))."""
 
-    def __init__(self):
+    def __init__(self, defer=True, immediate=None):
         self.signum, self.old = None, {}
+        self.defer, self.immediate = defer, immediate or Interrupted
 
     def __enter__(self):
         if _main_thread():
@@ -72,9 +75,9 @@ class StopRequests:
         return self
 
     def _request(self, signum, frame):
-        if self.signum is not None:
-            raise Interrupted(signum, 'stopped by %s (a second signal: at once, no '
-                              'checkpoint)' % signal.Signals(signum).name)
+        if self.signum is not None or not self.defer:
+            self.signum = signum
+            raise self.immediate(signum)
         self.signum = signum
         print('\n%s received: stopping after this step' % signal.Signals(signum).name,
               file=sys.stderr, flush=True)
