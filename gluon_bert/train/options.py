@@ -77,7 +77,8 @@ class TrainArgs:
                           choices=('device', 'local', 'dist_sync', 'dist_device_sync'),
                           computation=False)
     output: str = option('runs/train', 'output folder', computation=False)
-    overwrite: bool = option(False, 'replace a finished run in --output', computation=False)
+    overwrite: bool = option(False, 'replace the --output folder as a whole (a finished run, '
+                             'checkpoints, or another job\'s results)', computation=False)
     resume: bool = option(False, 'continue from the newest good checkpoint in '
                           'OUTPUT/checkpoints', computation=False)
     checkpoint_every: int = option(0, 'also checkpoint every N optimizer steps (checkpoints '
