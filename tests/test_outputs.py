@@ -263,3 +263,26 @@ def test_a_classifier_params_that_is_no_params_file_is_named(pretrained, tmp_pat
     code, err = command('evaluate', '--model', out, '--data', str(data), capsys=capsys)
     assert code == 1
     assert 'error: %s is not an MXNet parameters file' % params in err
+
+
+def test_a_lock_whose_pid_was_reused_is_stale_and_one_of_another_host_is_kept(tmp_path,
+                                                                              capsys):
+    from gluon_bert.outputs import FolderInUseError, acquire_lock
+    folder = str(tmp_path)
+    path = os.path.join(folder, LOCK_FILE)
+    host = socket.gethostname()
+    # This process is alive, but it did not start when the lock says: another one had its pid.
+    with open(path, 'w') as f:
+        json.dump({'pid': os.getpid(), 'host': host, 'proc_start': 1}, f)
+    with acquire_lock(folder) as lock:
+        assert 'taking over the stale lock of pid %d' % os.getpid() in capsys.readouterr().err
+        with open(path) as f:
+            assert json.load(f)['proc_start'] == lock.content['proc_start'] != 1
+        with pytest.raises(FolderInUseError, match='in use by another run'):
+            acquire_lock(folder)                 # held: even by this very process
+    assert not os.path.exists(path)
+    with open(path, 'w') as f:
+        json.dump({'pid': 1, 'host': 'elsewhere'}, f)
+    with pytest.raises(FolderInUseError, match='locked by a run on another host '
+                       r'\(pid 1 on elsewhere.*if that run has ended, delete the lock file'):
+        acquire_lock(folder)
