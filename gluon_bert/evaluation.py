@@ -1,8 +1,10 @@
-"""Classification metrics for NLI: accuracy, per-class precision/recall/F1,
-confusion matrix and Matthews correlation coefficient (multi-class)."""
+"""Classification metrics: accuracy, per-class precision/recall/F1, macro-F1,
+confusion matrix and Matthews correlation coefficient (multi-class; the measure
+of CoLA)."""
 import numpy as np
 
-__all__ = ['confusion_matrix', 'classification_report', 'format_report']
+__all__ = ['confusion_matrix', 'accuracy', 'per_class_f1', 'macro_f1', 'matthews_corrcoef',
+           'task_metrics', 'classification_report', 'format_report']
 
 
 def confusion_matrix(labels, preds, num_classes=3):
@@ -16,6 +18,28 @@ def _safe_div(a, b):
     return float(a) / float(b) if b else 0.0
 
 
+def accuracy(cm):
+    """Fraction of the examples on the diagonal of the confusion matrix `cm`."""
+    return _safe_div(np.trace(cm), cm.sum())
+
+
+def _precision_recall_f1(cm, i):
+    tp = cm[i, i]
+    precision = _safe_div(tp, cm[:, i].sum())
+    recall = _safe_div(tp, cm[i, :].sum())
+    return precision, recall, _safe_div(2 * precision * recall, precision + recall)
+
+
+def per_class_f1(cm):
+    """F1 of each class (0 for a class never true nor predicted)."""
+    return [_precision_recall_f1(cm, i)[2] for i in range(len(cm))]
+
+
+def macro_f1(cm):
+    """The unweighted mean of the classes' F1 (scikit-learn's `average='macro'`)."""
+    return float(np.mean(per_class_f1(cm))) if len(cm) else 0.0
+
+
 def matthews_corrcoef(cm):
     """Multi-class MCC (Gorodkin's R_K) from a confusion matrix."""
     cm = cm.astype(np.float64)
@@ -26,19 +50,22 @@ def matthews_corrcoef(cm):
     return float(num / den) if den else 0.0
 
 
+def task_metrics(labels, preds, num_classes):
+    """`accuracy`, `macro_f1` and `mcc` of the predictions `preds` of `labels`."""
+    cm = confusion_matrix(labels, preds, num_classes)
+    return dict(accuracy=accuracy(cm), macro_f1=macro_f1(cm), mcc=matthews_corrcoef(cm))
+
+
 def classification_report(labels, preds, class_names):
     """Accuracy, per-class precision/recall/F1/support, confusion matrix and MCC."""
     cm = confusion_matrix(labels, preds, len(class_names))
     per_class = {}
     for i, name in enumerate(class_names):
-        tp = cm[i, i]
-        precision = _safe_div(tp, cm[:, i].sum())
-        recall = _safe_div(tp, cm[i, :].sum())
-        f1 = _safe_div(2 * precision * recall, precision + recall)
+        precision, recall, f1 = _precision_recall_f1(cm, i)
         per_class[name] = dict(precision=precision, recall=recall, f1=f1,
                                support=int(cm[i, :].sum()))
-    return dict(accuracy=_safe_div(np.trace(cm), cm.sum()), num_examples=int(cm.sum()),
-                per_class=per_class, macro_f1=float(np.mean([v['f1'] for v in per_class.values()])),
+    return dict(accuracy=accuracy(cm), num_examples=int(cm.sum()),
+                per_class=per_class, macro_f1=macro_f1(cm),
                 mcc=matthews_corrcoef(cm), confusion_matrix=cm.tolist(),
                 class_names=list(class_names))
 

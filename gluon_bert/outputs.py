@@ -1,6 +1,6 @@
 """Output folders: which job wrote them, who is writing them now, replacing them.
 
-Every job that writes a folder (`pretrain`, `finetune`, `convert`) records its
+Every job that writes a folder (`pretrain`, `finetune`, `task`, `convert`) records its
 kind in the folder's `args.json`.  `claim_output(folder, kind, ...)`:
 
 * takes the folder's lock, `.gluon_bert.lock`, a JSON file holding the pid, the
@@ -34,10 +34,11 @@ __all__ = ['LOCK_FILE', 'FINISHED', 'FolderInUseError', 'OutputLock', 'claim_out
 LOCK_FILE = '.gluon_bert.lock'
 ARGS_FILE = 'args.json'
 # The file whose presence means that a job's run is complete.
-FINISHED = {'pretrain': 'model.params', 'finetune': 'metrics.json', 'convert': 'model.params'}
+FINISHED = {'pretrain': 'model.params', 'finetune': 'metrics.json', 'task': 'metrics.json',
+            'convert': 'model.params'}
 # Files and folders only a gluon_bert job writes.
 RUN_FILES = ('args.json', 'model.params', 'classifier.params', 'metrics.json',
-             'metrics.jsonl', 'summary.json', 'checkpoints')
+             'metrics.jsonl', 'summary.json', 'task.json', 'checkpoints')
 _TRASH = '.replaced-'
 
 

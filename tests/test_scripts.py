@@ -13,7 +13,7 @@ import pytest
 import gluon_bert
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCRIPTS = ['pretrain.py', 'finetune_snli.py', 'evaluate.py', 'predict.py']
+SCRIPTS = ['pretrain.py', 'finetune_snli.py', 'finetune.py', 'evaluate.py', 'predict.py']
 
 
 def run(args, **kw):
@@ -47,8 +47,8 @@ def test_gluon_bert_command_lists_and_runs_the_subcommands():
     r = subprocess.run([command, '--help'], env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith('usage: gluon-bert COMMAND')
-    assert sorted(COMMANDS) == sorted(['pretrain', 'finetune', 'evaluate', 'predict',
-                                       'convert', 'compare'])
+    assert sorted(COMMANDS) == sorted(['pretrain', 'finetune', 'finetune-task', 'evaluate',
+                                       'predict', 'convert', 'compare'])
     for name in COMMANDS:
         assert '\n  %s ' % name in r.stdout, name
     r = subprocess.run([command, 'predict', '--help'], env=env, capture_output=True,
@@ -59,8 +59,8 @@ def test_gluon_bert_command_lists_and_runs_the_subcommands():
     assert r.returncode == 2 and "unknown command 'nope'" in r.stderr
 
 
-@pytest.mark.parametrize('name', ['pretrain', 'finetune', 'evaluate', 'predict', 'convert',
-                                  'compare'])
+@pytest.mark.parametrize('name', ['pretrain', 'finetune', 'finetune-task', 'evaluate',
+                                  'predict', 'convert', 'compare'])
 def test_every_subcommand_dispatches_to_its_main(name, monkeypatch):
     import gluon_bert.cli as cli
     module, function, _ = cli.COMMANDS[name]

@@ -2,6 +2,7 @@
 
     gluon-bert pretrain ARGS     pretrain BERT on WikiText-2 (masked LM + NSP)
     gluon-bert finetune ARGS     fine-tune a pretrained BERT on SNLI
+    gluon-bert finetune-task ARGS  fine-tune it on any labelled sentence(-pair) file
     gluon-bert evaluate ARGS     evaluate a fine-tuned classifier on an NLI file
     gluon-bert predict ARGS      predict the relation of a premise and a hypothesis
     gluon-bert convert ARGS      convert a pretrained BERT into a gluon_bert folder
@@ -21,6 +22,7 @@ import sys
 COMMANDS = {
     'pretrain': ('pretrain', 'pretrain_main', 'pretrain BERT on WikiText-2 (masked LM + NSP)'),
     'finetune': ('finetune', 'finetune_main', 'fine-tune a pretrained BERT on SNLI'),
+    'finetune-task': ('task', 'task_main', 'fine-tune it on any labelled sentence(-pair) file'),
     'evaluate': ('evaluate', 'evaluate_main', 'evaluate a fine-tuned classifier on an NLI file'),
     'predict': ('predict', 'predict_main', 'predict the relation of a premise and a hypothesis'),
     'convert': ('convert', 'convert_main', 'convert a pretrained BERT into a gluon_bert folder'),

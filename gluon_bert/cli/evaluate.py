@@ -1,4 +1,4 @@
-"""Evaluate a fine-tuned classifier on an NLI file: accuracy, per-class
+"""Evaluate a fine-tuned classifier on an NLI file (or a file of its task): accuracy, per-class
 precision/recall/F1, confusion matrix and MCC.
 
     gluon-bert evaluate --model runs/finetune --data test.tsv [--json report.json]
@@ -21,7 +21,8 @@ def _at_least(minimum):
 def evaluate_main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--model', required=True, help='fine-tuning output folder')
-    p.add_argument('--data', required=True, help='SNLI file (official, simple TSV or JSONL)')
+    p.add_argument('--data', required=True, help='SNLI file (official, simple TSV or JSONL); '
+                   'for a finetune-task classifier, a file with the columns of its task.json')
     p.add_argument('--json', help='where to write the report (default: MODEL/eval_<data>.json)')
     p.add_argument('--max-len', type=_at_least(8), default=128)
     p.add_argument('--batch-size', type=_at_least(1), default=512)

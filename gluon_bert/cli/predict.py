@@ -1,6 +1,8 @@
-"""Predict the relation of a premise and a hypothesis.
+"""Predict the relation of a premise and a hypothesis (or, with a classifier
+of single sentences from `gluon-bert finetune-task`, the class of one sentence).
 
     gluon-bert predict --model runs/finetune "a man plays a guitar" "a man makes music"
+    gluon-bert predict --model runs/cola "the book was read by me"
 """
 import argparse
 
@@ -11,7 +13,7 @@ def predict_main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--model', required=True, help='fine-tuning output folder')
     p.add_argument('premise')
-    p.add_argument('hypothesis')
+    p.add_argument('hypothesis', nargs='?', help='the second text (sentence-pair classifiers)')
     p.add_argument('--max-len', type=int, default=128)
     p.add_argument('--ctx', default='cpu')
     a = p.parse_args(argv)

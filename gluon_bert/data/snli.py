@@ -39,7 +39,7 @@ from gluon_bert.data.labels import (LABELS, LABEL_NAMES, LABEL_MAPS, NO_LABEL,
                                    label_id as _label_id, unknown_label as _unknown_label)
 from gluon_bert.fileio import read_utf8
 from gluon_bert.system import usable_cpus
-from gluon_bert.text.vocab import WordTokenizer, truncate_pair_of_tokens
+from gluon_bert.text.vocab import WordTokenizer, truncation_function
 
 __all__ = ['LABELS', 'LABEL_NAMES', 'LABEL_MAPS', 'SNLIData', 'read_snli_file', 'read_snli',
            'describe_reading', 'encode_pairs', 'SNLIBERTDataset']
@@ -98,8 +98,7 @@ def read_snli_file(path, label_map='chapter'):
 
 
 def describe_reading(data, name=None):
-    """One line: how many rows of `data` (an SNLIData) were read and skipped, and
-    why, e.g. "train.tsv: read 9842 rows, skipped 158 (158 no gold label ('-'))"."""
+    """One line: the rows of `data` (an SNLIData) read, kept and skipped (why)."""
     name = name or data.path
     skipped = sum(data.skipped.values())
     line = '%s: read %d rows, %d examples' % (name, data.rows, len(data.labels))
@@ -245,20 +244,24 @@ def _parse_jsonl(lines, first, path, label_map):
 # BERT inputs
 
 
-def encode_pairs(premises, hypotheses, max_len, tokenizer):
+def encode_pairs(premises, hypotheses, max_len, tokenizer, truncation='longest-first'):
     """Padded BERT inputs of sentence pairs: `<cls> p <sep> h <sep>`, the pair
-    truncated longest first to `max_len - 3` tokens.
+    truncated to `max_len - 3` tokens (`truncation`: 'longest-first', the
+    chapter's, or 'ratio', see `text.vocab.truncate_pair`).  With `hypotheses`
+    None, single sentences: `<cls> s <sep>`, cut to `max_len - 2` tokens.
 
     Returns int32 arrays `token_ids` (N, max_len), `segments` (N, max_len) and
     `valid_lens` (N,)."""
-    flat_ids, premise_lens, valid_lens = _encode_flat(premises, hypotheses, max_len, tokenizer)
+    flat_ids, premise_lens, valid_lens = _encode_flat(premises, hypotheses, max_len, tokenizer,
+                                                      truncation)
     return _pad(flat_ids, premise_lens, valid_lens, max_len, tokenizer.pad_id)
 
 
-def _encode_flat(premises, hypotheses, max_len, tokenizer):
-    """The pairs' token ids `<cls> p <sep> h <sep>` end to end in one int32
-    array, with each pair's premise length and valid length."""
+def _encode_flat(premises, hypotheses, max_len, tokenizer, truncation='longest-first'):
+    """The pairs' token ids `<cls> p <sep> h <sep>` (or `<cls> s <sep>`) end to
+    end in one int32 array, with each pair's premise length and valid length."""
     n = len(premises)
+    truncate = truncation_function(truncation)
     flat = []
     premise_lens = np.empty(n, dtype=np.int32)
     valid_lens = np.empty(n, dtype=np.int32)
@@ -278,9 +281,14 @@ def _encode_flat(premises, hypotheses, max_len, tokenizer):
     extend = flat.extend
     for i in range(n):
         p = encode(premises[i])
+        if hypotheses is None:                          # one sentence
+            del p[max_len - 2:]
+            extend(cls + p + sep)
+            premise_lens[i] = valid_lens[i] = len(p) + 2
+            continue
         h = encode(hypotheses[i])
         if len(p) + len(h) > budget:
-            truncate_pair_of_tokens(p, h, max_len)
+            truncate(p, h, max_len)
         extend(cls + p + sep + h + sep)
         premise_lens[i] = len(p)
         valid_lens[i] = len(p) + len(h) + 3
@@ -307,8 +315,8 @@ def _init_worker(tokenizer):
 
 
 def _encode_chunk(task):
-    premises, hypotheses, max_len = task
-    return _encode_flat(premises, hypotheses, max_len, _worker_tokenizer)
+    premises, hypotheses, max_len, truncation = task
+    return _encode_flat(premises, hypotheses, max_len, _worker_tokenizer, truncation)
 
 
 def _pool_context():
@@ -318,20 +326,20 @@ def _pool_context():
 
 
 def encode_pairs_parallel(premises, hypotheses, max_len, tokenizer, num_workers,
-                          chunks_per_worker=4):
+                          chunks_per_worker=4, truncation='longest-first'):
     """`encode_pairs` in a pool of `num_workers` processes; the same arrays.
 
     Each worker returns its chunk's flat token ids and lengths (on SNLI about a
     tenth of the bytes of padded rows); the padding is done here, vectorised."""
     n = len(premises)
     chunk = max(1, -(-n // (chunks_per_worker * num_workers)))
-    tasks = [(premises[i:i + chunk], hypotheses[i:i + chunk], max_len)
-             for i in range(0, n, chunk)]
+    tasks = [(premises[i:i + chunk], None if hypotheses is None else hypotheses[i:i + chunk],
+              max_len, truncation) for i in range(0, n, chunk)]
     with _pool_context().Pool(num_workers, initializer=_init_worker,
                               initargs=(tokenizer,)) as pool:
         parts = pool.map(_encode_chunk, tasks, chunksize=1)
     if not parts:
-        return encode_pairs([], [], max_len, tokenizer)
+        return encode_pairs([], [], max_len, tokenizer, truncation)
     flat_ids, premise_lens, valid_lens = (np.concatenate(arrays) for arrays in zip(*parts))
     return _pad(flat_ids, premise_lens, valid_lens, max_len, tokenizer.pad_id)
 
@@ -342,10 +350,11 @@ class SNLIBERTDataset(gluon.data.Dataset):
     `dataset` is an SNLIData or a `(premises, hypotheses, labels)` triple;
     `tokenizer` a WordTokenizer-like object (or give `vocab` for the chapter's
     word tokenizer).  With `num_workers` > 1 (None: every usable CPU) inputs of at least
-    `min_pairs_per_worker * 2` pairs are preprocessed in a process pool."""
+    `min_pairs_per_worker * 2` pairs are preprocessed in a process pool.  Hypotheses
+    None: single sentences.  `truncation`: see `encode_pairs`."""
 
     def __init__(self, dataset, max_len=128, tokenizer=None, vocab=None, num_workers=None,
-                 min_pairs_per_worker=10000):
+                 min_pairs_per_worker=10000, truncation='longest-first'):
         if tokenizer is None:
             if vocab is None:
                 raise ValueError('SNLIBERTDataset needs a tokenizer or a vocab')
@@ -353,18 +362,20 @@ class SNLIBERTDataset(gluon.data.Dataset):
         if max_len < 3:
             raise ValueError('max_len must be at least 3, got %d' % max_len)
         premises, hypotheses, labels = _unpack(dataset)
-        if not len(premises) == len(hypotheses) == len(labels):
+        num_second = len(premises) if hypotheses is None else len(hypotheses)
+        if not len(premises) == num_second == len(labels):
             raise ValueError('premises, hypotheses and labels differ in length: %d, %d, %d' % (
-                len(premises), len(hypotheses), len(labels)))
+                len(premises), num_second, len(labels)))
         self.tokenizer = tokenizer
         self.max_len = max_len
         self.num_examples = len(labels)
         self.labels = np.asarray(labels, dtype=np.int32).reshape(-1)
         workers = self._pool_size(num_workers, min_pairs_per_worker)
         if workers > 1:
-            arrays = encode_pairs_parallel(premises, hypotheses, max_len, tokenizer, workers)
+            arrays = encode_pairs_parallel(premises, hypotheses, max_len, tokenizer, workers,
+                                           truncation=truncation)
         else:
-            arrays = encode_pairs(premises, hypotheses, max_len, tokenizer)
+            arrays = encode_pairs(premises, hypotheses, max_len, tokenizer, truncation)
         self.all_token_ids, self.all_segments, self.valid_lens = arrays
 
     def _pool_size(self, num_workers, min_pairs_per_worker):

@@ -11,6 +11,7 @@ import math
 from mxnet.gluon import nn
 
 from gluon_bert.model.config import BERTConfig
+from gluon_bert.model.heads import POOLING_HEADS, make_head
 
 __all__ = ['LayerNorm', 'layer_norm', 'select_layer_norm', 'MultiHeadAttention',
            'PositionWiseFFN', 'AddNorm', 'TransformerEncoderBlock',
@@ -292,7 +293,9 @@ class BERTClassifier(nn.HybridBlock):
     """The pretrained encoder and `hidden`, and a new `Dense(num_classes)` output.
 
     With `config.classifier_head == 'mlp'` the earlier MXNet form is used instead:
-    `Dense(classifier_hiddens, relu)` + `Dense(num_classes)` on the `<cls>` encoding.
+    `Dense(classifier_hiddens, relu)` + `Dense(num_classes)` on the `<cls>` encoding;
+    with a head of `model.heads` ('mean', 'cnn', 'bilstm', 'attention'), that head
+    `pool` on all the valid encodings + `Dense(num_classes)`.
     """
 
     def __init__(self, bert, head=None, num_classes=None, **kwargs):
@@ -301,6 +304,7 @@ class BERTClassifier(nn.HybridBlock):
         head = head or config.classifier_head
         num_classes = num_classes or config.num_classes
         self.config = config.replace(classifier_head=head, num_classes=num_classes)
+        self.pool = None
         with self.name_scope():
             self.encoder = bert.encoder
             if head == 'hidden':
@@ -308,10 +312,24 @@ class BERTClassifier(nn.HybridBlock):
             elif head == 'mlp':
                 self.hidden = nn.Dense(config.classifier_hiddens, activation='relu',
                                        in_units=config.num_hiddens)
+            elif head in POOLING_HEADS:
+                self.pool = make_head(self.config)
             else:
-                raise ValueError("classifier head must be 'hidden' or 'mlp', not %r" % head)
-            self.output = nn.Dense(num_classes, in_units=self.hidden._units)
+                raise ValueError("classifier head must be one of hidden, mlp, %s, not %r"
+                                 % (', '.join(POOLING_HEADS), head))
+            units = self.hidden._units if self.pool is None else self.pool.units
+            self.output = nn.Dense(num_classes, in_units=units)
+
+    def new_blocks(self):
+        """The blocks that are not part of the pretrained BERT, in the order
+        they are initialized."""
+        if self.pool is not None:
+            return [self.output, self.pool]
+        return [self.output, self.hidden] if self.config.classifier_head == 'mlp' \
+            else [self.output]
 
     def hybrid_forward(self, F, tokens, segments, valid_lens):
         encoded_X = self.encoder(tokens, segments, valid_lens)
+        if self.pool is not None:
+            return self.output(self.pool(encoded_X, valid_lens))
         return self.output(self.hidden(cls_encoding(F, encoded_X)))

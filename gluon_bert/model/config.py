@@ -28,10 +28,14 @@ class BERTConfig:
     mlm_activation: str = 'relu'        # MaskLM transform activation
     type_vocab_size: int = 2
     # Classifier head: 'hidden' (pretrained tanh `hidden` + Dense(3)) or
-    # 'mlp' (the earlier MXNet form: Dense(256, relu) + Dense(3) on <cls>).
+    # 'mlp' (the earlier MXNet form: Dense(256, relu) + Dense(3) on <cls>), or a
+    # head of model.heads on all the tokens: 'mean', 'cnn', 'bilstm', 'attention'
+    # (classifier_hiddens: the mlp's units, the cnn's filters per width, the
+    # bilstm's units over both directions).
     classifier_head: str = 'hidden'
     classifier_hiddens: int = 256
     num_classes: int = 3
+    classifier_kernel_sizes: list = dataclasses.field(default_factory=lambda: [3, 5])
 
     def to_dict(self):
         return dataclasses.asdict(self)

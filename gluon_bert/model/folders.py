@@ -1,21 +1,24 @@
 """Saving and loading models: a pretrained BERT folder (`model.params`,
 `config.json`, `vocab.json`, `tokenizer.json`) and a fine-tuned classifier folder
-(`classifier.params` instead of `model.params`).  Files are written to a temporary
-name and renamed, so an interrupted save never leaves a half-written file."""
+(`classifier.params` instead of `model.params`; a classifier of another task than
+SNLI also has `task.json`: its class names in class-id order, its text and label
+columns).  Files are written to a temporary name and renamed, so an interrupted
+save never leaves a half-written file."""
 import os
 
 import mxnet as mx
 
-from gluon_bert.fileio import WriteError, write_atomic
+from gluon_bert.fileio import WriteError, read_json, write_atomic, write_json_atomic
 from gluon_bert.model.config import BERTConfig
 from gluon_bert.model.bert import BERTModel, BERTClassifier
 from gluon_bert.text import load_tokenizer
 
 __all__ = ['Pretrained', 'save_pretrained', 'load_pretrained_folder', 'save_classifier',
-           'load_classifier', 'config_file']
+           'load_classifier', 'config_file', 'save_task', 'load_task']
 
 MODEL_PARAMS = 'model.params'
 CLASSIFIER_PARAMS = 'classifier.params'
+TASK_FILE = 'task.json'
 
 
 class Pretrained:
@@ -127,3 +130,22 @@ def load_classifier(folder, ctx=None):
                                 num_classes=config.num_classes)
     load_params(classifier, params, ctx or mx.cpu())
     return classifier, tokenizer
+
+
+def save_task(folder, labels, text_columns, label_column):
+    """Write `task.json`: the class names (class-id order) and the columns."""
+    write_json_atomic(os.path.join(folder, TASK_FILE), dict(
+        labels=list(labels), text_columns=list(text_columns), label_column=label_column))
+
+
+def load_task(folder):
+    """The `task.json` of a classifier folder as a dict, or None (an SNLI classifier)."""
+    path = os.path.join(folder, TASK_FILE)
+    if not os.path.exists(path):
+        return None
+    task = read_json(path)
+    if not isinstance(task, dict) or not isinstance(task.get('labels'), list) or \
+            not isinstance(task.get('text_columns'), list) or 'label_column' not in task:
+        raise ValueError('%s: expected {"labels": [...], "text_columns": [...], '
+                         '"label_column": ...}' % path)
+    return task

@@ -12,8 +12,8 @@ import gluonnlp as nlp
 
 from gluon_bert.fileio import write_json_atomic, write_text_atomic
 
-__all__ = ['tokenize', 'build_vocab', 'truncate_pair_of_tokens', 'TokenizerBase',
-           'WordTokenizer']
+__all__ = ['tokenize', 'build_vocab', 'truncate_pair_of_tokens', 'truncate_pair_by_ratio',
+           'truncate_pair', 'truncation_function', 'TRUNCATIONS', 'TokenizerBase', 'WordTokenizer']
 
 
 def tokenize(lines):
@@ -40,6 +40,43 @@ def truncate_pair_of_tokens(p_tokens, h_tokens, max_len):
         else:
             h_tokens.pop()
     return p_tokens, h_tokens
+
+
+def truncate_pair_by_ratio(p_tokens, h_tokens, max_len):
+    """Truncate the pair in place so that it fits in `max_len` positions with one
+    `<cls>` and two `<sep>`, each side keeping a share of the `B = max_len - 3`
+    positions in proportion to its length.  A pair that fits is left alone.
+
+    With lengths `a`, `b` and `a + b > B` the first side keeps
+    `a' = floor(B * a / (a + b) + 1/2)` tokens (computed in integers), clamped to
+    `[1, B - 1]` when both sides are non-empty and `B >= 2`, and the second side
+    `B - a'`: the pair is then exactly `B` tokens long, and neither side grows."""
+    a, b = len(p_tokens), len(h_tokens)
+    budget = max_len - 3
+    if a + b <= budget:
+        return p_tokens, h_tokens
+    keep = (2 * budget * a + a + b) // (2 * (a + b))
+    if a and b and budget >= 2:
+        keep = min(max(keep, 1), budget - 1)
+    del p_tokens[keep:]
+    del h_tokens[budget - keep:]
+    return p_tokens, h_tokens
+
+
+# The pair truncation modes: the chapter's longest-first, and by length ratio.
+TRUNCATIONS = {'longest-first': truncate_pair_of_tokens, 'ratio': truncate_pair_by_ratio}
+
+
+def truncation_function(mode):
+    """The function `f(p_tokens, h_tokens, max_len)` of the mode `mode`."""
+    if mode not in TRUNCATIONS:
+        raise ValueError('truncation must be one of %s, not %r' % (', '.join(TRUNCATIONS), mode))
+    return TRUNCATIONS[mode]
+
+
+def truncate_pair(p_tokens, h_tokens, max_len, mode='longest-first'):
+    """Truncate the pair in place with the mode `mode` (see `TRUNCATIONS`)."""
+    return truncation_function(mode)(p_tokens, h_tokens, max_len)
 
 
 class TokenizerBase:

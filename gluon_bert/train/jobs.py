@@ -29,7 +29,8 @@ from gluon_bert.train.logs import plot_curves
 from gluon_bert.train.options import ARGS_FILE, computation_fields, save_args
 from gluon_bert.train.pretrain import pretrain
 
-__all__ = ['run_pretraining', 'run_finetuning', 'load_nli_data', 'load_pretraining_paragraphs']
+__all__ = ['run_pretraining', 'run_finetuning', 'finetune_classifier', 'load_nli_data',
+           'load_pretraining_paragraphs']
 
 
 def _seed_everything(seed):
@@ -184,7 +185,7 @@ def _take(data, n):
         return data
     if n < 1:
         raise ValueError('cannot take %d examples: the number must be at least 1' % n)
-    return data[0][:n], data[1][:n], data[2][:n]
+    return data[0][:n], None if data[1] is None else data[1][:n], data[2][:n]
 
 
 def run_finetuning(args):
@@ -195,46 +196,63 @@ def run_finetuning(args):
     epoch end and every `checkpoint_every` steps; `resume` continues from the
     newest good one.  In a distributed job only rank 0 writes into `output`,
     after claiming it (see `run_pretraining`)."""
+    return finetune_classifier(args, 'finetune', lambda: load_nli_data(args) + (None,))
+
+
+def finetune_classifier(args, kind, load_data):
+    """`run_finetuning` for the data `load_data()` returns: (train, test, task),
+    `task` None for SNLI's 3 classes or a dict with the class names `labels` and
+    the `text_columns` and `label_column` of the files (saved as `task.json`;
+    the test metrics then include macro-F1 and MCC).  The output folder is
+    claimed for a `kind` job (see `run_pretraining`)."""
     if os.path.realpath(args.output) == os.path.realpath(args.pretrained):
         raise ValueError('--output %s is the --pretrained folder: choose another output '
                          'folder' % args.output)
     cluster = setup_kvstore(args.kvstore)
-    with claim_output(args.output, 'finetune', args.overwrite, args.resume, cluster.is_root):
-        return _finetuning(args, cluster)
+    with claim_output(args.output, kind, args.overwrite, args.resume, cluster.is_root):
+        return _finetuning(args, cluster, kind, load_data)
 
 
-def _finetuning(args, cluster):
-    ckpt_dir, ctxs = _start(args, cluster, 'finetune')
+def _finetuning(args, cluster, kind, load_data):
+    ckpt_dir, ctxs = _start(args, cluster, kind)
     pre = load_pretrained(args.pretrained, ctx=ctxs[0])
     if pre.config.max_len < args.max_len:
         raise ValueError('max_len %d exceeds the positional embeddings of %s (%d)'
                          % (args.max_len, args.pretrained, pre.config.max_len))
-    train_raw, test_raw = load_nli_data(args)
+    train_raw, test_raw, task = load_data()
     t0 = time.perf_counter()
-    train_set = snli.SNLIBERTDataset(train_raw, args.max_len, tokenizer=pre.tokenizer,
-                                     num_workers=args.num_workers)
-    test_set = snli.SNLIBERTDataset(test_raw, args.max_len, tokenizer=pre.tokenizer,
-                                    num_workers=args.num_workers)
+    train_set, test_set = (snli.SNLIBERTDataset(raw, args.max_len, tokenizer=pre.tokenizer,
+                                                num_workers=args.num_workers,
+                                                truncation=args.truncation)
+                           for raw in (train_raw, test_raw))
     print('read %d training and %d test examples (%.1f s)'
           % (len(train_set), len(test_set), time.perf_counter() - t0), flush=True)
-    net = BERTClassifier(pre.bert, head=args.head)
-    net.output.initialize(init.Xavier(), ctx=ctxs)
-    if args.head == 'mlp':
-        net.hidden.initialize(init.Xavier(), ctx=ctxs)
+    net = BERTClassifier(pre.bert, head=args.head,
+                         num_classes=None if task is None else len(task['labels']))
+    for block in net.new_blocks():
+        block.initialize(init.Xavier(), ctx=ctxs)
     net.collect_params().reset_ctx(ctxs)
     summary = finetune(net, train_set, test_set, ctxs, args, cluster=cluster,
                        checkpoint_dir=ckpt_dir,
-                       metrics_path=os.path.join(args.output, 'metrics.jsonl'))
+                       metrics_path=os.path.join(args.output, 'metrics.jsonl'),
+                       all_metrics=task is not None)
     records = summary.pop('records')
     if not cluster.is_root:         # rank 0 writes the outputs
         return summary
     plot_curves(records, 'epoch', ['train_loss', 'train_acc', 'test_acc'],
-                os.path.join(args.output, 'curves.png'), 'BERT fine-tuning on NLI')
+                os.path.join(args.output, 'curves.png'), 'BERT fine-tuning on NLI'
+                if task is None else 'BERT fine-tuning')
     net.collect_params().reset_ctx(mx.cpu())
     folders.save_classifier(args.output, net, pre.tokenizer)
+    if task is not None:
+        folders.save_task(args.output, task['labels'], task['text_columns'],
+                          task['label_column'])
+        summary['label_names'] = list(task['labels'])
     summary.update(computation_fields(args))
     write_json_atomic(os.path.join(args.output, 'metrics.json'), summary)
-    print('loss %.3f, train acc %.3f, test acc %.3f'
-          % (summary['train_loss'], summary['train_acc'], summary['test_acc']))
+    print('loss %.3f, train acc %.3f, test acc %.3f%s'
+          % (summary['train_loss'], summary['train_acc'], summary['test_acc'],
+             '' if task is None else ', test macro-F1 %.3f, test MCC %.3f'
+             % (summary['test_macro_f1'], summary['test_mcc'])))
     print('%.1f examples/sec on %s' % (summary['examples_per_sec'], summary['devices']))
     return summary

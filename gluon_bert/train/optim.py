@@ -7,8 +7,10 @@ block with gluon_bert's structural parameter names):
   LayerNorm parameters (`wd_mult = 0`);
 * a learning-rate schedule: linear warmup over `warmup_ratio * num_steps` steps,
   then linear decay to 0 at `num_steps` (MXNet's `PolyScheduler`);
-* a separate learning rate for the new classification head (`output.*`), through
+* a separate learning rate for the new classification head (`output.*`, `pool.*`), through
   `param.lr_mult`;
+* layer-wise learning-rate decay: encoder block k from the top at `lr * decay**k`,
+  the embeddings at `lr * decay**num_blocks` (`param.lr_mult`, `layer_lr_mults`);
 * frozen embeddings and/or encoder blocks (`grad_req = 'null'`).
 
 With the defaults it is the chapter's trainer: plain Adam at a constant learning rate.
@@ -18,9 +20,10 @@ from mxnet import gluon, lr_scheduler
 from gluon_bert.train.devices import setup_kvstore
 
 __all__ = ['make_trainer', 'lr_schedule', 'no_decay', 'embedding_param_names',
-           'freeze', 'num_training_steps']
+           'freeze', 'num_training_steps', 'layer_lr_mults']
 
-HEAD_PREFIX = 'output.'
+# The new head: the output layer and the pooling block of the heads of model.heads.
+HEAD_PREFIX = ('output.', 'pool.')
 EMBEDDING_PREFIXES = ('encoder.token_embedding.', 'encoder.segment_embedding.',
                       'encoder.pos_embedding', 'encoder.embed_ln.')
 
@@ -63,7 +66,7 @@ def freeze(net, embeddings=False, layers=()):
     """Set `grad_req='null'` on the embeddings and/or the encoder blocks `layers`
     (indices; negative ones count from the last block).  Returns the frozen names."""
     params = _named_params(net)
-    num_blks = len({n.split('.')[2] for n in params if n.startswith('encoder.blks.')})
+    num_blks = _num_blocks(params)
     blocks = set()
     for i in layers or ():
         i = int(i)
@@ -79,6 +82,27 @@ def freeze(net, embeddings=False, layers=()):
             param.grad_req = 'null'
             frozen.append(name)
     return frozen
+
+
+def _num_blocks(params):
+    return len({n.split('.')[2] for n in params if n.startswith('encoder.blks.')})
+
+
+def layer_lr_mults(net, decay):
+    """{parameter name: lr_mult} of layer-wise learning-rate decay `decay`: encoder
+    block i of N (0 the lowest) at `decay ** (N - 1 - i)`, the rest of the
+    encoder (its embeddings) at `decay ** N`, every other parameter (the head) 1."""
+    params = _named_params(net)
+    num_blks = _num_blocks(params)
+    mults = {}
+    for name in params:
+        if name.startswith('encoder.blks.'):
+            mults[name] = decay ** (num_blks - 1 - int(name.split('.')[2]))
+        elif name.startswith('encoder.'):
+            mults[name] = decay ** num_blks
+        else:
+            mults[name] = 1.0
+    return mults
 
 
 def num_training_steps(num_examples, batch_size, num_epochs):
@@ -102,8 +126,9 @@ def make_trainer(net, args, num_steps=None, cluster=None):
     lr_schedule: 'constant', 'linear' (decay to 0 at `num_steps` after the warmup),
         or 'auto': 'linear' when there is a warmup, else 'constant' (the chapter).
     Fine-tuning only (`FinetuneArgs`): `head_lr`, the learning rate of the new head
-    `output.*` (lr_mult = head_lr / lr); `freeze_embeddings` / `freeze_layers`,
-    parameters that are not trained at all.
+    `output.*` (lr_mult = head_lr / lr); `layer_lr_decay` (see `layer_lr_mults`;
+    1: off); `freeze_embeddings` / `freeze_layers`, parameters that are not
+    trained at all.
     """
     lr, weight_decay, warmup_ratio = args.lr, args.weight_decay, args.warmup_ratio
     schedule = args.lr_schedule
@@ -125,12 +150,19 @@ def make_trainer(net, args, num_steps=None, cluster=None):
     for name, param in params.items():
         if no_decay(name):
             param.wd_mult = 0.0
+    layer_decay = getattr(args, 'layer_lr_decay', 1.0)
+    if not 0.0 < layer_decay <= 1.0:
+        raise ValueError('layer_lr_decay must be in (0, 1], got %g' % layer_decay)
+    if layer_decay != 1.0:
+        for name, mult in layer_lr_mults(net, layer_decay).items():
+            params[name].lr_mult = mult
     if head_lr is not None:
         if head_lr <= 0 or lr <= 0:
             raise ValueError('head_lr and lr must be positive, got %g and %g' % (head_lr, lr))
         head = [n for n in params if n.startswith(HEAD_PREFIX)]
         if not head:
-            raise ValueError('head_lr given but the network has no %s* parameters' % HEAD_PREFIX)
+            raise ValueError('head_lr given but the network has no %s* parameters'
+                             % '*, '.join(HEAD_PREFIX))
         for name in head:
             params[name].lr_mult = head_lr / lr
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from gluon_bert.fileio import write_json_atomic
 
-__all__ = ['TrainArgs', 'PretrainArgs', 'FinetuneArgs', 'option', 'build_parser',
+__all__ = ['TrainArgs', 'PretrainArgs', 'FinetuneArgs', 'TaskArgs', 'option', 'build_parser',
            'parse_args', 'computation_fields', 'resume_mismatch', 'save_args', 'load_args',
            'ARGS_FILE']
 
@@ -24,15 +24,47 @@ ARGS_FILE = 'args.json'
 
 
 def option(default, help, flags=(), choices=None, computation=True, metavar=None,
-           minimum=None):
+           minimum=None, convert=None):
     """A dataclass field that is also a command-line option.  `flags`: extra
     spellings (aliases); `computation`: whether the value changes what is
-    computed (compared on `--resume`); `minimum`: the smallest allowed value."""
+    computed (compared on `--resume`); `minimum`: the smallest allowed value;
+    `convert`: the function from the command-line text to the value (raising
+    argparse.ArgumentTypeError), instead of the one of the field's type."""
     meta = dict(help=help, flags=tuple(flags), choices=choices, computation=computation,
-                metavar=metavar, minimum=minimum)
+                metavar=metavar, minimum=minimum, convert=convert)
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta)
+
+
+def _names(text, what):
+    names = [name.strip() for name in text.split(',')]
+    if not all(names) or len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError('expected distinct comma-separated %s, got %r'
+                                         % (what, text))
+    return names
+
+
+def _parse_text_columns(text):
+    names = _names(text, 'column names')
+    if len(names) > 2:
+        raise argparse.ArgumentTypeError('one or two text columns, not %d: %r'
+                                         % (len(names), text))
+    return names
+
+
+def _parse_labels(text):
+    names = _names(text, 'labels')
+    if len(names) < 2:
+        raise argparse.ArgumentTypeError('at least two labels, got %r' % text)
+    return names
+
+
+def _decay_factor(text):
+    value = float(text)
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError('must be in (0, 1], got %s' % text)
+    return value
 
 
 BATCH_SIZE_HELP = ('GLOBAL batch size: the examples of one optimizer step over all devices '
@@ -172,16 +204,49 @@ class FinetuneArgs(TrainArgs):
     lr: float = option(1e-4, 'learning rate (peak learning rate with a warmup)')
     head: typing.Optional[str] = option(
         None, "classifier head: the pretrained tanh 'hidden' + Dense(3) (default) or 'mlp': "
-        "Dense(256, relu) + Dense(3)", choices=('hidden', 'mlp'))
+        "Dense(256, relu) + Dense(3), both on <cls>; or on all the valid tokens' encodings "
+        "(gluon_bert.model.heads): 'mean' pooling, 'cnn' (1-D convolutions, max-pooling), "
+        "'bilstm' (BiLSTM, mean pooling), 'attention' (pooling with a learned query)",
+        choices=('hidden', 'mlp', 'mean', 'cnn', 'bilstm', 'attention'))
     head_lr: typing.Optional[float] = option(None, 'learning rate of the new output layer '
                                              '(default: --lr)')
     freeze_embeddings: bool = option(False, 'do not train the token, segment and position '
                                      'embeddings')
     freeze_layers: list = option([], 'encoder blocks not to train, e.g. 0,1,2 (negative: '
                                  'from the last)', metavar='I,J')
+    layer_lr_decay: float = option(1.0, 'layer-wise learning-rate decay G in (0, 1]: encoder '
+                                   'block k from the top trains at lr*G^k, the embeddings at '
+                                   'lr*G^num_blocks, the head at lr (or --head-lr); 1: off',
+                                   metavar='G', convert=_decay_factor)
+    truncation: str = option('longest-first', "pairs longer than max_len: 'longest-first' "
+                             "(the chapter's: drop the last token of the longer side until "
+                             "the pair fits) or 'ratio' (each side keeps a share of max_len - 3 "
+                             "in proportion to its length)", choices=('longest-first', 'ratio'))
     num_workers: typing.Optional[int] = option(None, 'preprocessing processes',
                                                computation=False)
     output: str = option('runs/finetune', 'output folder', computation=False)
+
+
+@dataclass
+class TaskArgs(FinetuneArgs):
+    """Fine-tuning a pretrained BERT on any labelled sentence or sentence-pair
+    file (TSV with a header, or JSON lines): the text column(s) and the label
+    column by name, the classes read from the training file (sorted) or given by
+    --labels; accuracy, macro-F1 and MCC on the test file."""
+    not_options: typing.ClassVar[tuple] = ('dataset', 'data_dir', 'synthetic_pairs',
+                                           'label_map')
+    train_file: typing.Optional[str] = option(
+        None, 'training file: TSV with a header row naming its columns, or JSON lines')
+    test_file: typing.Optional[str] = option(None, 'test file (same format and columns)')
+    text_columns: list = option(['sentence1', 'sentence2'], 'one text column (single '
+                                'sentences) or two (sentence pairs), by name',
+                                metavar='A[,B]', convert=_parse_text_columns)
+    label_column: str = option('label', 'the label column, by name')
+    labels: typing.Optional[list] = option(
+        None, 'the classes in class-id order, e.g. neg,pos (default: the labels of the '
+        'training file, sorted; numerically if they are all integers)', metavar='A,B,...',
+        convert=_parse_labels)
+    output: str = option('runs/task', 'output folder', computation=False)
 
 
 # ---------------------------------------------------------------------------
@@ -233,6 +298,8 @@ def build_parser(args_class, description=None, prog=None):
     groups = {True: parser.add_argument_group('%s options' % args_class.__name__.replace(
         'Args', '').lower()), False: parser.add_argument_group('training options')}
     for f in sorted(dataclasses.fields(args_class), key=lambda f: f.name not in own):
+        if f.name in getattr(args_class, 'not_options', ()):
+            continue
         meta, group = f.metadata, groups[f.name in own]
         flag = '--' + f.name.replace('_', '-')
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
@@ -245,11 +312,13 @@ def build_parser(args_class, description=None, prog=None):
                 group.add_argument(flag, *meta['flags'], dest=f.name, action='store_true',
                                    help=meta['help'])
             continue
-        convert = {list: _parse_int_list, dict: _parse_json_dict}.get(kind, kind)
+        convert = meta.get('convert') or {list: _parse_int_list,
+                                          dict: _parse_json_dict}.get(kind, kind)
         if meta['minimum'] is not None:
             convert = _checked(convert, kind.__name__, meta['minimum'])
+        shown = ','.join(map(str, default)) if isinstance(default, list) else default
         help_text = meta['help'] + ('' if default in (None, [], {}) else ' (default: %s)'
-                                    % (default,))
+                                    % (shown,))
         group.add_argument(flag, *meta['flags'], dest=f.name, type=convert, default=default,
                            choices=meta['choices'], metavar=meta['metavar'], help=help_text)
     return parser
