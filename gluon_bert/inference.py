@@ -15,7 +15,8 @@ from gluon_bert.evaluation import classification_report, format_report
 from gluon_bert.fileio import read_json, write_json_atomic, write_text_atomic
 from gluon_bert.data.batching import iterate_batches, nli_batch, split_and_load
 from gluon_bert.data.pairs import read_pairs
-from gluon_bert.data.snli import LABEL_NAMES, SNLIBERTDataset, encode_pairs, read_snli_file
+from gluon_bert.data.snli import (LABEL_NAMES, SNLIBERTDataset, describe_reading, encode_pairs,
+                                  read_snli_file)
 from gluon_bert.data.tasks import read_task_file
 from gluon_bert.system import parse_contexts
 
@@ -86,19 +87,24 @@ def folder_truncation(model_dir):
 
 
 def evaluate_file(model_dir, data_path, json_path=None, max_len=128, batch_size=512,
-                  ctx='cpu', verbose=True):
+                  ctx='cpu', verbose=True, label_map='chapter'):
     """Evaluate the classifier in `model_dir` on the file `data_path` (an NLI
-    file, or for a folder with `task.json` a file with its columns); print the
-    table and write the report as JSON.  Returns the report dict."""
+    file, numeric labels read with `label_map`, or for a folder with
+    `task.json` a file with its columns); print the table and write the report
+    as JSON.  Returns the report dict."""
     ctxs = parse_contexts(ctx)
     net, tokenizer = load_classifier(model_dir, ctx=ctxs[0])
     net.collect_params().reset_ctx(ctxs)
     task = load_task(model_dir)
     if task is None:
-        data = read_snli_file(data_path)
+        data = read_snli_file(data_path, label_map)
     else:
         data = read_task_file(data_path, task['text_columns'], task['label_column'],
                               task['labels'])
+    if verbose:
+        print(describe_reading(data))
+    if not data.labels:
+        raise ValueError('nothing to evaluate: %s' % describe_reading(data))
     names = label_names(model_dir)
     dataset = SNLIBERTDataset(data, max_len, tokenizer=tokenizer,
                               truncation=folder_truncation(model_dir))

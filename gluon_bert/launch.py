@@ -23,6 +23,9 @@ process's status (128 + signal number for a signal), 124 after a timeout.
 (A synchronous job cannot go on without one of its workers: the others would
 wait for its gradients for ever.)  When all workers succeed, the launcher waits
 up to `--grace` seconds for the servers and the scheduler to finish and exits 0.
+If the launcher itself dies, even by SIGKILL, its processes get SIGKILL from
+the kernel (Linux: `prctl(PR_SET_PDEATHSIG)`, set in each child before it runs
+its command), so no scheduler, server or worker is left behind.
 
 Running on a cluster
 --------------------
@@ -70,6 +73,8 @@ checkpoints on every worker.  MXNet's parameter server does not survive the loss
 of a worker: the job stops, and you start it again with `--resume`.
 """
 import argparse
+import ctypes
+import ctypes.util
 import os
 import shlex
 import signal
@@ -94,6 +99,29 @@ __all__ = ['launch', 'free_port', 'main']
 NODE_CODE = "import sys; sys.modules['sklearn'] = None; import mxnet"
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def _parent_death_signal(sig=signal.SIGKILL):
+    """A `preexec_fn` for Popen that makes the child get `sig` when this process
+    dies (Linux prctl PR_SET_PDEATHSIG; None elsewhere).  libc's prctl is looked
+    up here, in the parent, so that the child only calls it between fork and
+    exec; a child whose parent is already gone exits at once."""
+    if not sys.platform.startswith('linux'):
+        return None
+    try:
+        prctl = ctypes.CDLL(ctypes.util.find_library('c') or None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def preexec():
+        prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(1)
+    return preexec
+
+
 def free_port(host='127.0.0.1'):
     """A TCP port nothing listens on now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -107,7 +135,8 @@ class _Node:
         self.name = role if role == 'scheduler' else '%s %d' % (role, index)
         self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     start_new_session=True)
+                                     start_new_session=True,
+                                     preexec_fn=_parent_death_signal())
         self.reader = None
 
     @property

@@ -252,7 +252,7 @@ def test_converted_folder_round_trip_and_script(tmp_path, params_of):
     assert loaded.tokenizer.kind == 'wordpiece' and loaded.tokenizer.vocab.idx_to_token == VOCAB
     a, b = params_of(pre.bert), params_of(loaded.bert)
     assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
-    with pytest.raises(SystemExit):
+    with pytest.raises(FileExistsError, match='already holds a finished run.*--overwrite'):
         convert_main(['--init', 'hf:' + folder, '--output', str(tmp_path / 'out')])
 
 

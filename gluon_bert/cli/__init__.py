@@ -16,6 +16,7 @@ when it runs: only `compare` needs PyTorch, only `export --format onnx` onnx.
 """
 import importlib
 import os
+import shlex
 import sys
 
 # command: (module of gluon_bert.cli, its main function, summary)
@@ -82,17 +83,43 @@ EXPECTED_ERRORS = (OSError, ValueError, FloatingPointError, RuntimeError, Import
 DEBUG_FLAG, DEBUG_ENV = '--debug', 'GLUON_BERT_DEBUG'
 
 
+def resume_command(name, argv):
+    """The command line that resumes the run of `gluon-bert name argv` (or of
+    the script that called `run`): the same options with --resume instead of
+    --overwrite."""
+    program = sys.argv[0] if sys.argv and sys.argv[0] else ''
+    if program.startswith('gluon-bert '):
+        head = shlex.split(program)
+    elif program.endswith('.py'):
+        head = ['python', program]
+    else:
+        head = ['gluon-bert', name]
+    args = [a for a in argv if a != '--overwrite']
+    return shlex.join(head + args + ([] if '--resume' in args else ['--resume']))
+
+
 def run(name, argv=None):
     """Run the command `name` with `argv` (default: sys.argv[1:]) as a program
     does: an expected failure prints one line `error: ...` to stderr and returns
-    1 (with `--debug`, or GLUON_BERT_DEBUG=1, it raises with its traceback);
-    Ctrl-C returns 130.  Returns 0 on success."""
+    1 (with `--debug`, or GLUON_BERT_DEBUG=1, it raises with its traceback).
+    SIGINT (Ctrl-C) and SIGTERM stop a training run after its current step with
+    a checkpoint and the command that resumes it, and return 130 and 143
+    (128 + the signal's number).  Returns 0 on success."""
+    from gluon_bert.train.signals import Interrupted, raise_on_signals
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = DEBUG_FLAG in argv or os.environ.get(DEBUG_ENV, '') not in ('', '0')
     argv = [a for a in argv if a != DEBUG_FLAG]
     command = __getattr__(COMMANDS[name][1])
     try:
-        command(argv)
+        with raise_on_signals():
+            command(argv)
+    except Interrupted as e:
+        if debug:
+            raise
+        print('error: %s' % e, file=sys.stderr)
+        if e.checkpoint:
+            print('resume with: %s' % resume_command(name, argv), file=sys.stderr)
+        return e.exit_status
     except KeyboardInterrupt:
         if debug:
             raise

@@ -33,6 +33,8 @@ def parse_args(argv=None):
     p.add_argument('--data-dir', help='extracted snli_1.0 folder (for --dataset snli)')
     p.add_argument('--train-file', help='SNLI file (official TSV, simple TSV or JSONL)')
     p.add_argument('--test-file')
+    p.add_argument('--label-map', choices=('chapter', 'glue'), default='chapter',
+                   help='how numeric labels are read (see gluon-bert finetune --help)')
     p.add_argument('--synthetic-pairs', type=int, nargs=2, default=(6000, 1000),
                    metavar=('TRAIN', 'TEST'), help='sizes of the synthetic task')
     p.add_argument('--max-train-examples', type=int, help='use only the first N training pairs')
@@ -71,7 +73,8 @@ def compare_main(argv=None):
     from gluon_bert.train.options import FinetuneArgs
     train_raw, test_raw = load_nli_data(FinetuneArgs(
         dataset=a.dataset, data_dir=a.data_dir, train_file=a.train_file,
-        test_file=a.test_file, seed=a.seed, synthetic_pairs=list(a.synthetic_pairs),
+        test_file=a.test_file, label_map=a.label_map, seed=a.seed,
+        synthetic_pairs=list(a.synthetic_pairs),
         max_train_examples=a.max_train_examples, max_test_examples=a.max_test_examples))
     name = ('%s + %s' % (a.train_file, a.test_file) if a.train_file
             else 'synthetic NLI' if a.dataset == 'synthetic' else 'SNLI train + test')

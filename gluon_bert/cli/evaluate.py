@@ -8,15 +8,28 @@ import argparse
 from gluon_bert.inference import evaluate_file
 
 
+def _at_least(minimum):
+    def parse(text):
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError('must be at least %d, got %s' % (minimum, text))
+        return value
+    parse.__name__ = 'int'
+    return parse
+
+
 def evaluate_main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--model', required=True, help='fine-tuning output folder')
     p.add_argument('--data', required=True, help='SNLI file (official, simple TSV or JSONL); '
                    'for a finetune-task classifier, a file with the columns of its task.json')
     p.add_argument('--json', help='where to write the report (default: MODEL/eval_<data>.json)')
-    p.add_argument('--max-len', type=int, default=128)
-    p.add_argument('--batch-size', type=int, default=512)
+    p.add_argument('--max-len', type=_at_least(8), default=128)
+    p.add_argument('--batch-size', type=_at_least(1), default=512)
     p.add_argument('--ctx', default='cpu')
+    p.add_argument('--label-map', choices=('chapter', 'glue'), default='chapter',
+                   help="numeric labels: 'chapter' 0 entailment, 1 contradiction, 2 neutral; "
+                   "'glue' 0 entailment, 1 neutral, 2 contradiction, -1 no gold label")
     a = p.parse_args(argv)
     evaluate_file(a.model, a.data, json_path=a.json, max_len=a.max_len,
-                  batch_size=a.batch_size, ctx=a.ctx)
+                  batch_size=a.batch_size, ctx=a.ctx, label_map=a.label_map)

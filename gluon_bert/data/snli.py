@@ -8,12 +8,18 @@
 * a simple TSV whose header names a label column (`gold_label` or `label`), a
   premise column (`sentence1` or `premise`) and a hypothesis column
   (`sentence2` or `hypothesis`), in any order;
-* JSON lines (first character `{`) with the same key names; a label is a name
-  (`entailment`, `contradiction`, `neutral`) or its id 0, 1, 2.
+* JSON lines (first character `{`) with the same key names.
+
+A label is a name (`entailment`, `contradiction`, `neutral`) or a number, read
+with `label_map`: 'chapter' (the default, the chapter's ids, which are also the
+class ids inside gluon_bert: 0 entailment, 1 contradiction, 2 neutral) or
+'glue' (the order of GLUE and of Hugging Face's `snli`: 0 entailment, 1
+neutral, 2 contradiction, and -1 for no gold label).
 
 Rows that are skipped and counted in `SNLIData.skipped`:
 
-* `no_gold_label`: the label is `-` (the annotators did not agree);
+* `no_gold_label`: the label is `-` (the annotators did not agree; -1 with the
+  'glue' map);
 * `empty_sentence`: the premise or the hypothesis is empty after stripping.
 
 Errors, raised as `ValueError("{path}: line {n}: ...")`: an unrecognised header,
@@ -29,18 +35,16 @@ import os
 import numpy as np
 from mxnet import gluon
 
+from gluon_bert.data.labels import (LABELS, LABEL_NAMES, LABEL_MAPS, NO_LABEL,
+                                   label_id as _label_id, unknown_label as _unknown_label)
 from gluon_bert.fileio import read_utf8
 from gluon_bert.system import usable_cpus
 from gluon_bert.text.vocab import WordTokenizer, truncation_function
 
-__all__ = ['LABELS', 'LABEL_NAMES', 'SNLIData', 'read_snli_file', 'read_snli',
-           'encode_pairs', 'SNLIBERTDataset']
-
-LABELS = {'entailment': 0, 'contradiction': 1, 'neutral': 2}
-LABEL_NAMES = ['entailment', 'contradiction', 'neutral']
+__all__ = ['LABELS', 'LABEL_NAMES', 'LABEL_MAPS', 'SNLIData', 'read_snli_file', 'read_snli',
+           'describe_reading', 'encode_pairs', 'SNLIBERTDataset']
 
 SPLITS = ('train', 'dev', 'test')
-NO_LABEL = '-'
 
 # Accepted spellings of the three columns (TSV header names and JSON keys).
 _LABEL_KEYS = ('gold_label', 'label')
@@ -48,19 +52,20 @@ _PREMISE_KEYS = ('sentence1', 'premise')
 _HYPOTHESIS_KEYS = ('sentence2', 'hypothesis')
 _BINARY_PARSE_KEYS = ('sentence1_binary_parse', 'sentence2_binary_parse')
 
-# Label spellings: the names and their ids written as digits.
-_LABEL_IDS = dict(LABELS, **{str(i): i for i in range(len(LABEL_NAMES))})
+_SKIP_REASONS = {'no_gold_label': "gold label '-'", 'empty_sentence': 'empty sentence'}
 _DROP_PARENTHESES = str.maketrans('', '', '()')
 
 
 class SNLIData(collections.namedtuple('SNLIData', ['premises', 'hypotheses', 'labels'])):
     """The triple `(premises, hypotheses, labels)` of a file, with `skipped`
-    (reason -> number of rows) and the `path` it was read from."""
+    (reason -> number of rows), the number of data `rows` read and the `path`
+    it was read from."""
 
-    def __new__(cls, premises, hypotheses, labels, skipped=None, path=None):
+    def __new__(cls, premises, hypotheses, labels, skipped=None, path=None, rows=None):
         self = super().__new__(cls, premises, hypotheses, labels)
         self.skipped = dict(skipped or {})
         self.path = path
+        self.rows = len(labels) + sum(self.skipped.values()) if rows is None else rows
         return self
 
     @property
@@ -72,8 +77,13 @@ class SNLIData(collections.namedtuple('SNLIData', ['premises', 'hypotheses', 'la
 # Readers
 
 
-def read_snli_file(path):
-    """Read an SNLI file (official TSV, simple TSV or JSON lines) into SNLIData."""
+def read_snli_file(path, label_map='chapter'):
+    """Read an SNLI file (official TSV, simple TSV or JSON lines) into SNLIData;
+    numeric labels are read with `label_map` ('chapter' or 'glue', see
+    LABEL_MAPS)."""
+    if label_map not in LABEL_MAPS:
+        raise ValueError('unknown label map %r; choose one of %s'
+                         % (label_map, ', '.join(LABEL_MAPS)))
     lines = _split_lines(read_utf8(path))
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is None:
@@ -82,10 +92,26 @@ def read_snli_file(path):
         parse = _parse_jsonl
     else:
         parse = _parse_tsv
-    return SNLIData(*_collect(parse(lines, first, path)), path=path)
+    data = SNLIData(path=path, **_collect(parse(lines, first, path, label_map)))
+    data.label_map = label_map
+    return data
 
 
-def read_snli(data_dir, split):
+def describe_reading(data, name=None):
+    """One line: the rows of `data` (an SNLIData) read, kept and skipped (why)."""
+    name = name or data.path
+    skipped = sum(data.skipped.values())
+    line = '%s: read %d rows, %d examples' % (name, data.rows, len(data.labels))
+    if skipped:
+        line += ', skipped %d (%s)' % (skipped, ', '.join(
+            '%d %s' % (n, _SKIP_REASONS.get(reason, reason) + (
+                ' or -1' if reason == 'no_gold_label' and
+                getattr(data, 'label_map', None) == 'glue' else ''))
+            for reason, n in sorted(data.skipped.items()) if n))
+    return line
+
+
+def read_snli(data_dir, split, label_map='chapter'):
     """Read `snli_1.0_{split}.txt` of the extracted SNLI folder `data_dir`."""
     if split not in SPLITS:
         raise ValueError('unknown split %r; choose one of %s' % (split, ', '.join(SPLITS)))
@@ -94,9 +120,9 @@ def read_snli(data_dir, split):
     if not os.path.exists(path):
         nested = os.path.join(data_dir, 'snli_1.0', name)
         if os.path.exists(nested):
-            return read_snli_file(nested)
+            return read_snli_file(nested, label_map)
         raise FileNotFoundError('SNLI %s file not found: %s' % (split, os.path.abspath(path)))
-    return read_snli_file(path)
+    return read_snli_file(path, label_map)
 
 
 def _split_lines(text):
@@ -112,11 +138,14 @@ def _split_lines(text):
 
 
 def _collect(rows):
-    """`(premises, hypotheses, labels, skipped)` of the rows a parser yields: None
-    for a row without a gold label, else `(label_id, premise, hypothesis)`."""
+    """SNLIData's fields (premises, hypotheses, labels, skipped, rows) of the
+    rows a parser yields: None for a row without a gold label, else
+    `(label_id, premise, hypothesis)`."""
     premises, hypotheses, labels = [], [], []
     skipped = {'no_gold_label': 0, 'empty_sentence': 0}
+    num_rows = 0
     for row in rows:
+        num_rows += 1
         if row is None:
             skipped['no_gold_label'] += 1
             continue
@@ -127,7 +156,8 @@ def _collect(rows):
         premises.append(premise)
         hypotheses.append(hypothesis)
         labels.append(label_id)
-    return premises, hypotheses, labels, skipped
+    return dict(premises=premises, hypotheses=hypotheses, labels=labels, skipped=skipped,
+                rows=num_rows)
 
 
 def _nonblank(lines, start):
@@ -138,11 +168,6 @@ def _nonblank(lines, start):
             yield line_no, line
 
 
-def _unknown_label(path, line_no, label):
-    return ValueError('%s: line %d: unknown label %r (expected one of %s or %r)' % (
-        path, line_no, label, ', '.join(LABEL_NAMES), NO_LABEL))
-
-
 def _find_column(names, keys, what, path, line_no):
     for key in keys:
         if key in names:
@@ -151,7 +176,7 @@ def _find_column(names, keys, what, path, line_no):
         path, line_no, what, ', '.join(keys), '\t'.join(names)))
 
 
-def _parse_tsv(lines, first, path):
+def _parse_tsv(lines, first, path, label_map):
     """Rows (see `_collect`) of a TSV file whose header is `lines[first]`."""
     header_no = first + 1
     names = [name.strip() for name in lines[first].split('\t')]
@@ -166,19 +191,18 @@ def _parse_tsv(lines, first, path):
         premise_col = _find_column(names, _PREMISE_KEYS, 'premise', path, header_no)
         hypothesis_col = _find_column(names, _HYPOTHESIS_KEYS, 'hypothesis', path, header_no)
         clean = str.strip
-    label_ids = _LABEL_IDS
     for line_no, line in _nonblank(lines, header_no):
         cols = line.split('\t')
         if len(cols) != num_cols:
             raise ValueError('%s: line %d: expected %d tab-separated columns, found %d' % (
                 path, line_no, num_cols, len(cols)))
         label = cols[label_col].strip()
-        label_id = label_ids.get(label)
+        known, label_id = _label_id(label, label_map)
+        if not known:
+            raise _unknown_label(path, line_no, label, label_map)
         if label_id is None:
-            if label == NO_LABEL:
-                yield None
-                continue
-            raise _unknown_label(path, line_no, label)
+            yield None
+            continue
         yield label_id, clean(cols[premise_col]), clean(cols[hypothesis_col])
 
 
@@ -189,22 +213,6 @@ def _get_key(record, keys, path, line_no):
     raise ValueError('%s: line %d: missing key %s' % (path, line_no, ' or '.join(map(repr, keys))))
 
 
-def _json_label_id(label, path, line_no):
-    """Label id of a JSON label (name, digits or int), None for `-`."""
-    if isinstance(label, str):
-        label = label.strip()
-        if label == NO_LABEL:
-            return None
-        label_id = _LABEL_IDS.get(label)
-    elif isinstance(label, int) and not isinstance(label, bool) and 0 <= label < len(LABEL_NAMES):
-        label_id = label
-    else:
-        label_id = None
-    if label_id is None:
-        raise _unknown_label(path, line_no, label)
-    return label_id
-
-
 def _json_sentence(record, keys, path, line_no):
     sentence = _get_key(record, keys, path, line_no)
     if not isinstance(sentence, str):
@@ -212,7 +220,7 @@ def _json_sentence(record, keys, path, line_no):
     return sentence.strip()
 
 
-def _parse_jsonl(lines, first, path):
+def _parse_jsonl(lines, first, path, label_map):
     """Rows (see `_collect`) of a JSON-lines file."""
     for line_no, line in _nonblank(lines, first):
         try:
@@ -221,7 +229,10 @@ def _parse_jsonl(lines, first, path):
             raise ValueError('%s: line %d: invalid JSON: %s' % (path, line_no, e.msg)) from None
         if not isinstance(record, dict):
             raise ValueError('%s: line %d: expected a JSON object' % (path, line_no))
-        label_id = _json_label_id(_get_key(record, _LABEL_KEYS, path, line_no), path, line_no)
+        label = _get_key(record, _LABEL_KEYS, path, line_no)
+        known, label_id = _label_id(label, label_map)
+        if not known:
+            raise _unknown_label(path, line_no, label, label_map)
         if label_id is None:
             yield None
             continue

@@ -8,7 +8,7 @@ import os
 
 import mxnet as mx
 
-from gluon_bert.fileio import read_json, write_atomic, write_json_atomic
+from gluon_bert.fileio import WriteError, read_json, write_atomic, write_json_atomic
 from gluon_bert.model.config import BERTConfig
 from gluon_bert.model.bert import BERTModel, BERTClassifier
 from gluon_bert.text import load_tokenizer
@@ -45,12 +45,48 @@ def config_file(folder, kind='gluon_bert'):
     return path
 
 
+# The first 8 bytes of an MXNet parameters file (NDArray list magic 0x112).
+PARAMS_MAGIC = (0x112).to_bytes(8, 'little')
+
+
+def save_params(net, path):
+    """`net.save_parameters` into `path`, atomically; a failed write (a full
+    disk, no permission) is a WriteError naming the file."""
+    def write(tmp):
+        try:
+            net.save_parameters(tmp)
+        except mx.base.MXNetError as e:
+            lines = [l for l in str(e).splitlines() if l.strip()]
+            raise WriteError(path, OSError(None, lines[-1] if lines else 'MXNet error'))
+    write_atomic(path, write)
+
+
+def load_params(net, path, ctx):
+    """`net.load_parameters(path, ctx)`; a truncated or corrupted file, or one that
+    is not an MXNet parameters file, is a ValueError that names it and says which."""
+    try:
+        net.load_parameters(path, ctx=ctx)
+    except mx.base.MXNetError as e:
+        if 'Invalid NDArray file format' not in str(e):
+            raise
+        with open(path, 'rb') as f:
+            head = f.read(len(PARAMS_MAGIC))
+        what = ('is truncated or corrupted (%d bytes; it starts as an MXNet parameters file '
+                'but cannot be read to its end)' % os.path.getsize(path)
+                if head == PARAMS_MAGIC else 'is not an MXNet parameters file')
+        raise ValueError('%s %s: save it again (rerun the job that wrote it, with '
+                         '--overwrite)' % (path, what)) from None
+
+
 def _save_folder(folder, net, tokenizer, params_file):
     """`config.json`, the tokenizer's files and `params_file` of `net`."""
-    os.makedirs(folder, exist_ok=True)
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as e:
+        raise WriteError(folder, e) from None
     net.config.save(os.path.join(folder, 'config.json'))
     tokenizer.save(folder)
-    write_atomic(os.path.join(folder, params_file), net.save_parameters)
+    save_params(net, os.path.join(folder, params_file))
 
 
 def _load_folder(folder):
@@ -73,7 +109,7 @@ def load_pretrained_folder(folder, ctx=None):
                              'use load_classifier' % folder)
         raise FileNotFoundError('%s is missing' % params)
     bert = BERTModel(config)
-    bert.load_parameters(params, ctx=ctx or mx.cpu())
+    load_params(bert, params, ctx or mx.cpu())
     return Pretrained(bert, tokenizer, config, source=folder)
 
 
@@ -92,7 +128,7 @@ def load_classifier(folder, ctx=None):
                                 % (params, folder))
     classifier = BERTClassifier(BERTModel(config), head=config.classifier_head,
                                 num_classes=config.num_classes)
-    classifier.load_parameters(params, ctx=ctx or mx.cpu())
+    load_params(classifier, params, ctx or mx.cpu())
     return classifier, tokenizer
 
 

@@ -30,7 +30,7 @@ import sys
 import numpy as np
 import mxnet as mx
 
-from gluon_bert.fileio import file_digest, write_json_atomic
+from gluon_bert.fileio import WriteError, file_digest, write_json_atomic
 from gluon_bert.train.options import computation_fields, resume_mismatch
 
 __all__ = ['CHECKPOINT_DIR', 'CheckpointError', 'Checkpointer', 'verify_checkpoint',
@@ -176,9 +176,24 @@ class Checkpointer:
         if not self.enabled:
             return None
         step = int(state['step'])
-        os.makedirs(self.folder, exist_ok=True)
         final = os.path.join(self.folder, 'step-%08d' % step)
         tmp = os.path.join(self.folder, '.tmp-step-%08d-%d' % (step, os.getpid()))
+        try:
+            self._write(net, trainer, state, step, final, tmp)
+        except (OSError, mx.base.MXNetError) as e:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(e, WriteError):
+                raise
+            lines = [l for l in str(e).splitlines() if l.strip()]
+            raise WriteError(final, e if isinstance(e, OSError) else
+                             OSError(None, lines[-1] if lines else 'MXNet error')) from None
+        _fsync_dir(self.folder)
+        self.last_path = final
+        self._prune()
+        return final
+
+    def _write(self, net, trainer, state, step, final, tmp):
+        os.makedirs(self.folder, exist_ok=True)
         if os.path.exists(tmp):
             shutil.rmtree(tmp)
         os.makedirs(tmp)
@@ -200,10 +215,6 @@ class Checkpointer:
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, final)
-        _fsync_dir(self.folder)
-        self.last_path = final
-        self._prune()
-        return final
 
     def _prune(self):
         for _, path in list_checkpoints(self.folder)[self.keep:]:

@@ -78,6 +78,12 @@ class FinetuneJob(Job):
             self.on_epoch_end(record)
         return record
 
+    def train_loss(self, record):
+        return record['train_loss']
+
+    def where(self, record):
+        return 'epoch %d' % record['epoch']
+
     def summary(self, records, progress):
         return dict(records[-1], num_train_examples=len(self.data),
                     num_test_examples=0 if self.test_set is None else len(self.test_set),

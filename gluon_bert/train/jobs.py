@@ -20,11 +20,12 @@ from gluon_bert.fileio import write_json_atomic
 from gluon_bert.model import folders
 from gluon_bert.model.bert import BERTModel, BERTClassifier
 from gluon_bert.model.config import get_config
+from gluon_bert.outputs import claim_output
 from gluon_bert.pretrained import load_pretrained
 from gluon_bert.train import checkpoint as _ckpt
 from gluon_bert.train.devices import parse_contexts, setup_kvstore, init_amp
 from gluon_bert.train.finetune import finetune
-from gluon_bert.train.logs import plot_curves, prepare_output_dir
+from gluon_bert.train.logs import plot_curves
 from gluon_bert.train.options import ARGS_FILE, computation_fields, save_args
 from gluon_bert.train.pretrain import pretrain
 
@@ -68,12 +69,10 @@ def validation_set(args, paragraphs, vocab):
     return data.take(args.eval_pairs, seed=args.seed + 1)
 
 
-def _start(args, marker, kind):
-    """Set up a run: the kvstore, the output folder (refusing a finished run
-    unless --overwrite), its checkpoint folder, `args.json`, the seeds and the
-    devices.  Returns (cluster, checkpoint folder or None, devices)."""
-    cluster = setup_kvstore(args.kvstore)
-    prepare_output_dir(args.output, marker, args.overwrite)
+def _start(args, cluster, kind):
+    """Set up a run in its claimed output folder: its checkpoint folder,
+    `args.json`, the seeds and the devices.  Returns (checkpoint folder or None,
+    devices)."""
     ckpt_dir = None if args.no_checkpoints else _ckpt.prepare_checkpoint_dir(
         args.output, args.resume, args.overwrite, cluster.is_root)
     if cluster.is_root:
@@ -82,7 +81,7 @@ def _start(args, marker, kind):
     ctxs = parse_contexts(args.ctx)
     if args.amp:
         init_amp(ctxs)              # before the model is built
-    return cluster, ckpt_dir, ctxs
+    return ckpt_dir, ctxs
 
 
 def run_pretraining(args, model_overrides=None):
@@ -94,8 +93,16 @@ def run_pretraining(args, model_overrides=None):
     Checkpoints (unless `no_checkpoints`) go to `output/checkpoints` at the end of
     every pass over the data and every `checkpoint_every` steps; `resume`
     continues from the newest good one.  In a distributed job (`kvstore`
-    'dist_sync'...) only rank 0 writes into `output`."""
-    cluster, ckpt_dir, ctxs = _start(args, folders.MODEL_PARAMS, 'pretrain')
+    'dist_sync'...) only rank 0 writes into `output`, after claiming it
+    (`outputs.claim_output`: its lock, the guards of other jobs' results and of
+    finished runs, --overwrite)."""
+    cluster = setup_kvstore(args.kvstore)
+    with claim_output(args.output, 'pretrain', args.overwrite, args.resume, cluster.is_root):
+        return _pretraining(args, cluster, model_overrides)
+
+
+def _pretraining(args, cluster, model_overrides):
+    ckpt_dir, ctxs = _start(args, cluster, 'pretrain')
     t0 = time.perf_counter()
     paragraphs, held_out = load_pretraining_paragraphs(args)
     data = WikiTextDataset(paragraphs, max_len=args.max_len, seed=args.seed)
@@ -143,26 +150,42 @@ def run_pretraining(args, model_overrides=None):
 
 def load_nli_data(args):
     """(train, test) NLI data: explicit files, the SNLI train/test splits, or the
-    synthetic task; cut to `max_train_examples` / `max_test_examples`."""
+    synthetic task; cut to `max_train_examples` / `max_test_examples`.  Prints
+    for each file the rows read and skipped (and why); a set with no example
+    is a ValueError saying which and why."""
     if args.train_file or args.test_file:
         if not (args.train_file and args.test_file):
             raise ValueError('give both --train-file and --test-file')
-        train, test = snli.read_snli_file(args.train_file), snli.read_snli_file(args.test_file)
+        train = snli.read_snli_file(args.train_file, args.label_map)
+        test = snli.read_snli_file(args.test_file, args.label_map)
     elif args.dataset == 'synthetic':
-        n_train, n_test = args.synthetic_pairs
+        n_train, n_test = (list(args.synthetic_pairs) + [0, 0])[:2]
+        if len(args.synthetic_pairs) != 2 or min(n_train, n_test) < 1:
+            raise ValueError('--synthetic-pairs takes two numbers of at least 1 (TRAIN,TEST), '
+                             'got %s' % ','.join(map(str, args.synthetic_pairs)))
         train, test = nli_task(n_train, seed=args.seed), nli_task(n_test, seed=args.seed + 1)
     elif args.dataset == 'snli':
         folder = get_dataset_dir('snli', args.data_dir)
-        train, test = snli.read_snli(folder, 'train'), snli.read_snli(folder, 'test')
+        train = snli.read_snli(folder, 'train', args.label_map)
+        test = snli.read_snli(folder, 'test', args.label_map)
     else:
         raise ValueError("dataset must be 'snli' or 'synthetic', not %r" % args.dataset)
+    for what, data in (('training', train), ('test', test)):
+        if data.path:
+            print(snli.describe_reading(data), flush=True)
+        if not len(data.labels):
+            raise ValueError('the %s set has no example: %s' % (
+                what, snli.describe_reading(data) if data.path else 'no pair'))
     return _take(train, args.max_train_examples), _take(test, args.max_test_examples)
 
 
 def _take(data, n):
-    if not n:
+    """The first `n` examples of `data` (all when `n` is None)."""
+    if n is None:
         return data
-    return (data[0][:n], None if data[1] is None else data[1][:n], data[2][:n])
+    if n < 1:
+        raise ValueError('cannot take %d examples: the number must be at least 1' % n)
+    return data[0][:n], None if data[1] is None else data[1][:n], data[2][:n]
 
 
 def run_finetuning(args):
@@ -171,7 +194,8 @@ def run_finetuning(args):
     (`metrics.json`, `metrics.jsonl`) and curves into `args.output`.
     Checkpoints (unless `no_checkpoints`) go to `output/checkpoints` at every
     epoch end and every `checkpoint_every` steps; `resume` continues from the
-    newest good one.  In a distributed job only rank 0 writes into `output`."""
+    newest good one.  In a distributed job only rank 0 writes into `output`,
+    after claiming it (see `run_pretraining`)."""
     return finetune_classifier(args, 'finetune', lambda: load_nli_data(args) + (None,))
 
 
@@ -179,8 +203,18 @@ def finetune_classifier(args, kind, load_data):
     """`run_finetuning` for the data `load_data()` returns: (train, test, task),
     `task` None for SNLI's 3 classes or a dict with the class names `labels` and
     the `text_columns` and `label_column` of the files (saved as `task.json`;
-    the test metrics then include macro-F1 and MCC)."""
-    cluster, ckpt_dir, ctxs = _start(args, 'metrics.json', kind)
+    the test metrics then include macro-F1 and MCC).  The output folder is
+    claimed for a `kind` job (see `run_pretraining`)."""
+    if os.path.realpath(args.output) == os.path.realpath(args.pretrained):
+        raise ValueError('--output %s is the --pretrained folder: choose another output '
+                         'folder' % args.output)
+    cluster = setup_kvstore(args.kvstore)
+    with claim_output(args.output, kind, args.overwrite, args.resume, cluster.is_root):
+        return _finetuning(args, cluster, kind, load_data)
+
+
+def _finetuning(args, cluster, kind, load_data):
+    ckpt_dir, ctxs = _start(args, cluster, kind)
     pre = load_pretrained(args.pretrained, ctx=ctxs[0])
     if pre.config.max_len < args.max_len:
         raise ValueError('max_len %d exceeds the positional embeddings of %s (%d)'

@@ -1,10 +1,10 @@
 """What a run leaves behind: its metrics file, curves, the output folder, the
 training clock and the progress bar."""
-import json
-import os
 import time
 
-__all__ = ['MetricsLog', 'plot_curves', 'prepare_output_dir', 'Timer', 'progress_bar']
+from gluon_bert.fileio import append_text, dumps_json, write_atomic
+
+__all__ = ['MetricsLog', 'plot_curves', 'Timer', 'progress_bar']
 
 
 class Timer:
@@ -23,18 +23,18 @@ class Timer:
 
 
 class MetricsLog:
-    """Append-only JSON-lines metrics file (one object per line)."""
+    """Append-only JSON-lines metrics file (one object per line; a non-finite
+    number is written as null)."""
 
     def __init__(self, path, enabled=True):
         self.path, self.enabled, self.records = path, enabled, []
         if enabled:
-            open(path, 'w').close()
+            append_text(path, '', truncate=True)
 
     def write(self, **record):
         self.records.append(record)
         if self.enabled:
-            with open(self.path, 'a') as f:
-                f.write(json.dumps(record) + '\n')
+            append_text(self.path, dumps_json(record) + '\n')
 
 
 def plot_curves(records, x, ys, path, title=''):
@@ -52,21 +52,10 @@ def plot_curves(records, x, ys, path, title=''):
     ax.grid(True, alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    tmp = path + '.tmp.png'
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, path)
-
-
-def prepare_output_dir(path, finished_marker, overwrite=False):
-    """Create the output folder; refuse one that already holds a finished run
-    (its `finished_marker` file exists) unless `overwrite`."""
-    marker = os.path.join(path, finished_marker)
-    if os.path.exists(marker) and not overwrite:
-        raise FileExistsError('%s already holds a finished run (%s); choose another '
-                              'output folder or pass --overwrite' % (path, marker))
-    os.makedirs(path, exist_ok=True)
-    return path
+    try:
+        write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=100, format='png'))
+    finally:
+        plt.close(fig)
 
 
 def progress_bar(total, enabled, desc):

@@ -13,6 +13,7 @@ and turned into a record by `Job.record` when `Job.log_due` says so.  Nothing is
 read back to the host in between, and the engine runs at most one step ahead.
 """
 import math
+import signal
 
 import numpy as np
 import mxnet as mx
@@ -22,8 +23,10 @@ from gluon_bert.data.batching import iterate_batches, length_buckets
 from gluon_bert.model.bert import select_layer_norm
 from gluon_bert.train import checkpoint as _ckpt
 from gluon_bert.train import devices as _dev
+from gluon_bert.train.divergence import DivergenceCheck
 from gluon_bert.train.logs import MetricsLog, Timer, progress_bar
 from gluon_bert.train.optim import make_trainer
+from gluon_bert.train.signals import Interrupted, StopRequests
 
 __all__ = ['Job', 'train', 'prepare_net']
 
@@ -88,6 +91,14 @@ class Job:
     def summary(self, records, progress):
         """The run's summary dict."""
         raise NotImplementedError
+
+    def train_loss(self, record):
+        """The training loss of a record (what the divergence rule watches)."""
+        raise NotImplementedError
+
+    def where(self, record):
+        """Where a record was measured, e.g. 'step 50'."""
+        return 'step %d' % record['step']
 
 
 def prepare_net(net, ctxs, hybridize=True, amp=False, grad_accum=1):
@@ -209,68 +220,105 @@ def train(net, job, ctxs, args, cluster=None, trainer=None, checkpoint_dir=None,
 
     finished = job.finished(step, epoch)
     pending = None
+    diverging = DivergenceCheck(args.divergence_factor, args.stop_on_divergence, ckpt)
+
+    def save_checkpoint(b, end_of_pass, epoch_rng, np_rng):
+        window.check_finite(step, epoch + 1, ckpt)
+        carried = window.carried(cluster, width)
+        timer.stop()
+        after = (epoch + 1, 0, rng.get_state(), np.random.get_state()) \
+            if end_of_pass else (epoch, b + 1, epoch_rng, np_rng)
+        path = _ckpt.save_if_finite(ckpt, net, trainer, _ckpt.loop_state(
+            step, after[0], after[1], after[2], trainer, log.records, args,
+            train_seconds=timer.total, examples=examples, window=carried,
+            np_random=None if not args.bucket else
+            _ckpt.rng_state_to_json(after[3])), epoch + 1)
+        timer.start()
+        return path
+
+    def stop(signum, saved):
+        name = signal.Signals(signum).name
+        if ckpt is None:
+            where = 'no checkpoint written (--no-checkpoints): the run cannot be resumed'
+        elif saved is None and not cluster.is_root:
+            where = 'rank 0 writes the checkpoint'
+        else:
+            where = 'checkpoint written: %s' % saved
+        return Interrupted(signum, 'stopped by %s at step %d (epoch %d); %s'
+                           % (name, step, epoch + 1, where), step=step, checkpoint=saved)
+
+    def stop_now(signum):
+        last = ckpt.last_path if ckpt is not None else None
+        return Interrupted(signum, 'stopped by %s during step %d (epoch %d); %s' % (
+            signal.Signals(signum).name, step + 1, epoch + 1,
+            'the last checkpoint is %s' % last if last else
+            'no checkpoint of this run was written'), step=step, checkpoint=last)
+
     timer.start()
-    while not finished:
-        epoch_rng = rng.get_state()
-        np_rng = np.random.get_state() if args.bucket else None
-        batches = job.batches(rng)
-        for b, idx in enumerate(batches):
-            if b < done:                     # resumed: these batches are done
-                continue
-            mx.random.seed(_dev.step_seed(args.seed, step, cluster.rank))
-            share, weight = _dev.worker_share(idx, cluster)
-            parts, used = [], 0
-            for micro in _dev.micro_batches(share, args.grad_accum):
-                with autograd.record():
-                    losses, metrics = job.forward(net, micro, idx)
-                _dev.backward(losses, trainer, args.amp, weight)
-                parts += [mx.nd.concat(*metrics, dim=0)] if width > 1 else list(metrics)
-                used = max(used, len(losses))
-            if used < len(ctxs):
-                _idle_devices_take_part(params, ctxs[used:])
-            _update(trainer, params, ctxs, job.step_size(idx), job.ignore_stale_grad,
-                    args.clip_grad_norm)
-            _dev.zero_grads(params, args.grad_accum)
-            vector = mx.nd.add_n(*parts) if len(parts) > 1 else parts[0]
-            window.add(vector * weight if weight != 1 else vector, len(idx))
-            if pending is not None:          # keep the engine at most one step ahead
-                pending.wait_to_read()
-            pending = vector
-            step += 1
-            examples += len(idx)
-            bar.update(1)
-            end_of_pass = b + 1 == len(batches)
-            passes = epoch + 1 if end_of_pass else epoch
-            finished = job.finished(step, passes)
-            if job.log_due(step, end_of_pass, finished):
-                window.check_finite(step, epoch + 1, ckpt)
-                sums = window.sums(cluster, width)
-                if not all(math.isfinite(x) for x in sums):
-                    raise _ckpt.nonfinite_error(step, epoch + 1, ckpt)
-                mx.nd.waitall()
-                timer.stop()
-                record = job.record(sums, len(window.items),
-                                    sum(n for _, n in window.items), progress(passes))
-                log.write(**record)
-                bar.set_postfix({k: '%.3f' % record[k] for k in job.shown
-                                 if record.get(k) is not None})
-                window.clear()
-                timer.start()
-            if ckpt is not None and (ckpt.due(step) or end_of_pass or finished):
-                window.check_finite(step, epoch + 1, ckpt)
-                carried = window.carried(cluster, width)
-                timer.stop()
-                after = (epoch + 1, 0, rng.get_state(), np.random.get_state()) \
-                    if end_of_pass else (epoch, b + 1, epoch_rng, np_rng)
-                _ckpt.save_if_finite(ckpt, net, trainer, _ckpt.loop_state(
-                    step, after[0], after[1], after[2], trainer, log.records, args,
-                    train_seconds=timer.total, examples=examples, window=carried,
-                    np_random=None if not args.bucket else
-                    _ckpt.rng_state_to_json(after[3])), epoch + 1)
-                timer.start()
-            if finished:
-                break
-        epoch, done = (epoch + 1, 0) if end_of_pass else (epoch, b + 1)
+    # The workers of a distributed job cannot agree on a step to stop at without
+    # a synchronisation per step: there a signal stops at once.
+    with StopRequests(defer=cluster.num_workers == 1, immediate=stop_now) as stops:
+        while not finished:
+            epoch_rng = rng.get_state()
+            np_rng = np.random.get_state() if args.bucket else None
+            batches = job.batches(rng)
+            if len(batches) <= done:
+                raise RuntimeError('no batch left in pass %d: %d batches, %d of them done; '
+                                   'the data differ from those of the checkpoint'
+                                   % (epoch + 1, len(batches), done))
+            for b, idx in enumerate(batches):
+                if b < done:                     # resumed: these batches are done
+                    continue
+                mx.random.seed(_dev.step_seed(args.seed, step, cluster.rank))
+                share, weight = _dev.worker_share(idx, cluster)
+                parts, used = [], 0
+                for micro in _dev.micro_batches(share, args.grad_accum):
+                    with autograd.record():
+                        losses, metrics = job.forward(net, micro, idx)
+                    _dev.backward(losses, trainer, args.amp, weight)
+                    parts += [mx.nd.concat(*metrics, dim=0)] if width > 1 else list(metrics)
+                    used = max(used, len(losses))
+                if used < len(ctxs):
+                    _idle_devices_take_part(params, ctxs[used:])
+                _update(trainer, params, ctxs, job.step_size(idx), job.ignore_stale_grad,
+                        args.clip_grad_norm)
+                _dev.zero_grads(params, args.grad_accum)
+                vector = mx.nd.add_n(*parts) if len(parts) > 1 else parts[0]
+                window.add(vector * weight if weight != 1 else vector, len(idx))
+                if pending is not None:          # keep the engine at most one step ahead
+                    pending.wait_to_read()
+                pending = vector
+                step += 1
+                examples += len(idx)
+                bar.update(1)
+                end_of_pass = b + 1 == len(batches)
+                passes = epoch + 1 if end_of_pass else epoch
+                finished = job.finished(step, passes)
+                if job.log_due(step, end_of_pass, finished):
+                    window.check_finite(step, epoch + 1, ckpt)
+                    sums = window.sums(cluster, width)
+                    if not all(math.isfinite(x) for x in sums):
+                        raise _ckpt.nonfinite_error(step, epoch + 1, ckpt)
+                    mx.nd.waitall()
+                    timer.stop()
+                    record = job.record(sums, len(window.items),
+                                        sum(n for _, n in window.items), progress(passes))
+                    log.write(**record)
+                    bar.set_postfix({k: '%.3f' % record[k] for k in job.shown
+                                     if record.get(k) is not None})
+                    window.clear()
+                    timer.start()
+                    diverging.check(log.records, job.train_loss, job.where)
+                saved = None
+                if ckpt is not None and (ckpt.due(step) or end_of_pass or finished or
+                                         stops.signum is not None):
+                    saved = save_checkpoint(b, end_of_pass, epoch_rng, np_rng)
+                if finished:
+                    break
+                if stops.signum is not None:
+                    bar.close()
+                    raise stop(stops.signum, saved)
+            epoch, done = (epoch + 1, 0) if end_of_pass else (epoch, b + 1)
     mx.nd.waitall()
     timer.stop()
     bar.close()

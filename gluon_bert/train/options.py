@@ -113,7 +113,8 @@ class TrainArgs:
                           choices=('device', 'local', 'dist_sync', 'dist_device_sync'),
                           computation=False)
     output: str = option('runs/train', 'output folder', computation=False)
-    overwrite: bool = option(False, 'replace a finished run in --output', computation=False)
+    overwrite: bool = option(False, 'replace the --output folder as a whole (a finished run, '
+                             'checkpoints, or another job\'s results)', computation=False)
     resume: bool = option(False, 'continue from the newest good checkpoint in '
                           'OUTPUT/checkpoints', computation=False)
     checkpoint_every: int = option(0, 'also checkpoint every N optimizer steps (checkpoints '
@@ -124,6 +125,28 @@ class TrainArgs:
                                    computation=False, minimum=1)
     no_checkpoints: bool = option(False, 'write no checkpoints', computation=False)
     progress: bool = option(True, 'show a progress bar', computation=False)
+    divergence_factor: float = option(
+        3.0, 'warn when the mean training loss of a logged interval (pretraining: '
+        '--log-interval steps; fine-tuning: an epoch) exceeds F times that of the first '
+        'interval (0: never)', metavar='F', computation=False, minimum=0.0)
+    stop_on_divergence: bool = option(False, 'stop the run with an error instead of only '
+                                      'warning when it diverges (see --divergence-factor)',
+                                      computation=False)
+
+    def __post_init__(self):
+        """The minimums and choices of the command line hold for objects made in
+        Python too: a ValueError names the option."""
+        for f in dataclasses.fields(self):
+            value, meta = getattr(self, f.name), f.metadata
+            flag = '--' + f.name.replace('_', '-')
+            if value is None or isinstance(value, (bool, list, dict)):
+                continue
+            if meta.get('minimum') is not None and value < meta['minimum']:
+                raise ValueError('%s must be at least %s, got %s'
+                                 % (flag, meta['minimum'], value))
+            if meta.get('choices') and value not in meta['choices']:
+                raise ValueError('%s must be one of %s, got %r'
+                                 % (flag, ', '.join(meta['choices']), value))
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)
@@ -173,12 +196,17 @@ class FinetuneArgs(TrainArgs):
     train_file: typing.Optional[str] = option(
         None, 'NLI training file (official 14-column SNLI TSV, simple TSV or JSONL)')
     test_file: typing.Optional[str] = option(None, 'NLI test file (same formats)')
+    label_map: str = option('chapter', "how numeric labels of the data files are read: "
+                            "'chapter': 0 entailment, 1 contradiction, 2 neutral (the "
+                            "chapter's, gluon_bert's class ids); 'glue': 0 entailment, 1 "
+                            "neutral, 2 contradiction, -1 no gold label (GLUE, Hugging "
+                            "Face snli)", choices=('chapter', 'glue'))
     max_train_examples: typing.Optional[int] = option(
-        None, 'use only the first N training pairs', minimum=1)
-    max_test_examples: typing.Optional[int] = option(None, 'use only the first N test pairs',
-                                                     minimum=1)
+        None, 'use only the first N training pairs (N >= 1; default: all)', minimum=1)
+    max_test_examples: typing.Optional[int] = option(
+        None, 'use only the first N test pairs (N >= 1; default: all)', minimum=1)
     synthetic_pairs: list = option([6000, 1000], 'training and test pairs of the synthetic '
-                                   'task', metavar='TRAIN,TEST')
+                                   'task (each at least 1)', metavar='TRAIN,TEST')
     max_len: int = option(128, 'longest pair in tokens, <cls> and <sep> included', minimum=8)
     batch_size: int = option(512, BATCH_SIZE_HELP, minimum=1)
     num_epochs: int = option(5, 'passes over the training data', minimum=1)
@@ -221,7 +249,8 @@ class TaskArgs(FinetuneArgs):
     file (TSV with a header, or JSON lines): the text column(s) and the label
     column by name, the classes read from the training file (sorted) or given by
     --labels; accuracy, macro-F1 and MCC on the test file."""
-    not_options: typing.ClassVar[tuple] = ('dataset', 'data_dir', 'synthetic_pairs')
+    not_options: typing.ClassVar[tuple] = ('dataset', 'data_dir', 'synthetic_pairs',
+                                           'label_map')
     train_file: typing.Optional[str] = option(
         None, 'training file: TSV with a header row naming its columns, or JSON lines')
     test_file: typing.Optional[str] = option(None, 'test file (same format and columns)')

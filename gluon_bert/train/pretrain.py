@@ -166,6 +166,9 @@ class PretrainJob(Job):
             record.update(evaluate_pretraining(self.net, self.valid_set, self.ctxs))
         return record
 
+    def train_loss(self, record):
+        return record['mlm_loss'] + record['nsp_loss']
+
     def summary(self, records, progress):
         last = records[-1]
         out = {'mlm_loss': last['mlm_loss'], 'nsp_loss': last['nsp_loss'],

@@ -4,6 +4,7 @@ training file (or `--labels`), the classifier has one output per class, and the
 test metrics are accuracy, macro-F1 and MCC.  The output folder is the one of
 `run_finetuning` plus `task.json` (classes and columns), which `evaluate` and
 `predict` read."""
+from gluon_bert.data.snli import describe_reading
 from gluon_bert.data.tasks import read_task_file
 from gluon_bert.train.jobs import _take, finetune_classifier
 
@@ -30,6 +31,9 @@ def load_task_data(args):
             print('%s: skipped %s' % (data.path, ', '.join(
                 '%d rows (%s)' % (v, k.replace('_', ' ')) for k, v in skipped.items())),
                 flush=True)
+    for what, data in (('training', train), ('test', test)):
+        if not len(data.labels):
+            raise ValueError('the %s set has no example: %s' % (what, describe_reading(data)))
     task = dict(labels=train.label_names, text_columns=list(args.text_columns),
                 label_column=args.label_column)
     return (_take(train, args.max_train_examples), _take(test, args.max_test_examples), task)
