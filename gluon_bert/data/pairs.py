@@ -11,7 +11,6 @@ missing key, or a sentence that is not a string), an empty premise or
 hypothesis, invalid UTF-8.
 """
 import collections
-import json
 
 from gluon_bert.data import snli
 from gluon_bert.fileio import read_utf8
@@ -68,12 +67,6 @@ def _tsv_pairs(lines, first, path):
 
 
 def _jsonl_pairs(lines, first, path):
-    for line_no, line in snli._nonblank(lines, first):
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ValueError('%s: line %d: invalid JSON: %s' % (path, line_no, e.msg)) from None
-        if not isinstance(record, dict):
-            raise ValueError('%s: line %d: expected a JSON object' % (path, line_no))
+    for line_no, record in snli._json_records(lines, first, path):
         yield (line_no, snli._json_sentence(record, snli._PREMISE_KEYS, path, line_no),
                snli._json_sentence(record, snli._HYPOTHESIS_KEYS, path, line_no))

@@ -220,8 +220,9 @@ def _json_sentence(record, keys, path, line_no):
     return sentence.strip()
 
 
-def _parse_jsonl(lines, first, path, label_map):
-    """Rows (see `_collect`) of a JSON-lines file."""
+def _json_records(lines, first, path):
+    """(line number, object) of every non-blank line of a JSON-lines file; a line
+    that is not a JSON object is an error naming the file and line."""
     for line_no, line in _nonblank(lines, first):
         try:
             record = json.loads(line)
@@ -229,6 +230,12 @@ def _parse_jsonl(lines, first, path, label_map):
             raise ValueError('%s: line %d: invalid JSON: %s' % (path, line_no, e.msg)) from None
         if not isinstance(record, dict):
             raise ValueError('%s: line %d: expected a JSON object' % (path, line_no))
+        yield line_no, record
+
+
+def _parse_jsonl(lines, first, path, label_map):
+    """Rows (see `_collect`) of a JSON-lines file."""
+    for line_no, record in _json_records(lines, first, path):
         label = _get_key(record, _LABEL_KEYS, path, line_no)
         known, label_id = _label_id(label, label_map)
         if not known:

@@ -19,9 +19,8 @@ raised as `ValueError("{path}: line {n}: ...")`: a header without a named
 column, a row with another number of columns than the header, a label outside
 `labels`, invalid JSON or UTF-8, a missing key, a text that is not a string.
 """
-import json
 
-from gluon_bert.data.snli import NO_LABEL, SNLIData, _nonblank, _split_lines
+from gluon_bert.data.snli import NO_LABEL, SNLIData, _json_records, _nonblank, _split_lines
 from gluon_bert.fileio import read_utf8
 
 __all__ = ['read_task_file', 'task_label_names', 'TASK_SKIP_REASONS']
@@ -119,13 +118,7 @@ def _json_text(value, key, path, line_no):
 
 def _parse_jsonl(lines, first, path, text_columns, label_column):
     """(line_no, label, texts) of the records of a JSON-lines file."""
-    for line_no, line in _nonblank(lines, first):
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ValueError('%s: line %d: invalid JSON: %s' % (path, line_no, e.msg)) from None
-        if not isinstance(record, dict):
-            raise ValueError('%s: line %d: expected a JSON object' % (path, line_no))
+    for line_no, record in _json_records(lines, first, path):
         label = _json_label(_json_value(record, label_column, path, line_no), path, line_no)
         texts = [_json_text(_json_value(record, key, path, line_no), key, path, line_no)
                  for key in text_columns]
