@@ -13,6 +13,7 @@ hypothesis, invalid UTF-8.
 import collections
 
 from gluon_bert.data import snli
+from gluon_bert.data.lines import find_column, json_records, json_sentence, nonblank, split_lines
 from gluon_bert.fileio import read_utf8
 
 __all__ = ['Pairs', 'read_pairs']
@@ -29,7 +30,7 @@ class Pairs(collections.namedtuple('Pairs', ['premises', 'hypotheses', 'line_num
 
 def read_pairs(path):
     """Every (premise, hypothesis) of the NLI file `path`, labelled or not."""
-    lines = snli._split_lines(read_utf8(path))
+    lines = split_lines(read_utf8(path))
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is None:
         raise ValueError('%s: the file is empty' % path)
@@ -54,11 +55,11 @@ def _tsv_pairs(lines, first, path):
         def clean(parse):
             return ' '.join(parse.translate(snli._DROP_PARENTHESES).split())
     else:
-        premise_col = snli._find_column(names, snli._PREMISE_KEYS, 'premise', path, header_no)
-        hypothesis_col = snli._find_column(names, snli._HYPOTHESIS_KEYS, 'hypothesis', path,
+        premise_col = find_column(names, snli._PREMISE_KEYS, 'premise', path, header_no)
+        hypothesis_col = find_column(names, snli._HYPOTHESIS_KEYS, 'hypothesis', path,
                                            header_no)
         clean = str.strip
-    for line_no, line in snli._nonblank(lines, header_no):
+    for line_no, line in nonblank(lines, header_no):
         cols = line.split('\t')
         if len(cols) != len(names):
             raise ValueError('%s: line %d: expected %d tab-separated columns, found %d' % (
@@ -67,6 +68,6 @@ def _tsv_pairs(lines, first, path):
 
 
 def _jsonl_pairs(lines, first, path):
-    for line_no, record in snli._json_records(lines, first, path):
-        yield (line_no, snli._json_sentence(record, snli._PREMISE_KEYS, path, line_no),
-               snli._json_sentence(record, snli._HYPOTHESIS_KEYS, path, line_no))
+    for line_no, record in json_records(lines, first, path):
+        yield (line_no, json_sentence(record, snli._PREMISE_KEYS, path, line_no),
+               json_sentence(record, snli._HYPOTHESIS_KEYS, path, line_no))

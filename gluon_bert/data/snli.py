@@ -28,13 +28,14 @@ that is not valid UTF-8, a line that is not valid JSON (or not an object, or
 lacks a key, or has a sentence that is not a string).  Blank lines are ignored.
 """
 import collections
-import json
 import multiprocessing
 import os
 
 import numpy as np
 from mxnet import gluon
 
+from gluon_bert.data.lines import (find_column, json_key, json_records, json_sentence, nonblank,
+                                     split_lines)
 from gluon_bert.data.labels import (LABELS, LABEL_NAMES, LABEL_MAPS, NO_LABEL,
                                    label_id as _label_id, unknown_label as _unknown_label)
 from gluon_bert.fileio import read_utf8
@@ -84,7 +85,7 @@ def read_snli_file(path, label_map='chapter'):
     if label_map not in LABEL_MAPS:
         raise ValueError('unknown label map %r; choose one of %s'
                          % (label_map, ', '.join(LABEL_MAPS)))
-    lines = _split_lines(read_utf8(path))
+    lines = split_lines(read_utf8(path))
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is None:
         raise ValueError('%s: the file is empty' % path)
@@ -125,16 +126,6 @@ def read_snli(data_dir, split, label_map='chapter'):
     return read_snli_file(path, label_map)
 
 
-def _split_lines(text):
-    """The lines of `text` (without line ends, byte-order mark dropped)."""
-    if text.startswith('\ufeff'):
-        text = text[1:]
-    if '\r' in text:
-        text = text.replace('\r\n', '\n')
-    lines = text.split('\n')
-    if lines and not lines[-1]:
-        lines.pop()
-    return lines
 
 
 def _collect(rows):
@@ -160,20 +151,8 @@ def _collect(rows):
                 rows=num_rows)
 
 
-def _nonblank(lines, start):
-    """`(line_no, line)` of the non-blank lines from index `start` on."""
-    for line_no in range(start + 1, len(lines) + 1):
-        line = lines[line_no - 1]
-        if line and not line.isspace():
-            yield line_no, line
 
 
-def _find_column(names, keys, what, path, line_no):
-    for key in keys:
-        if key in names:
-            return names.index(key)
-    raise ValueError('%s: line %d: unrecognised header, no %s column (one of %s) in %r' % (
-        path, line_no, what, ', '.join(keys), '\t'.join(names)))
 
 
 def _parse_tsv(lines, first, path, label_map):
@@ -181,17 +160,17 @@ def _parse_tsv(lines, first, path, label_map):
     header_no = first + 1
     names = [name.strip() for name in lines[first].split('\t')]
     num_cols = len(names)
-    label_col = _find_column(names, _LABEL_KEYS, 'label', path, header_no)
+    label_col = find_column(names, _LABEL_KEYS, 'label', path, header_no)
     if all(key in names for key in _BINARY_PARSE_KEYS):
         premise_col, hypothesis_col = (names.index(key) for key in _BINARY_PARSE_KEYS)
 
         def clean(parse):
             return ' '.join(parse.translate(_DROP_PARENTHESES).split())
     else:
-        premise_col = _find_column(names, _PREMISE_KEYS, 'premise', path, header_no)
-        hypothesis_col = _find_column(names, _HYPOTHESIS_KEYS, 'hypothesis', path, header_no)
+        premise_col = find_column(names, _PREMISE_KEYS, 'premise', path, header_no)
+        hypothesis_col = find_column(names, _HYPOTHESIS_KEYS, 'hypothesis', path, header_no)
         clean = str.strip
-    for line_no, line in _nonblank(lines, header_no):
+    for line_no, line in nonblank(lines, header_no):
         cols = line.split('\t')
         if len(cols) != num_cols:
             raise ValueError('%s: line %d: expected %d tab-separated columns, found %d' % (
@@ -206,45 +185,24 @@ def _parse_tsv(lines, first, path, label_map):
         yield label_id, clean(cols[premise_col]), clean(cols[hypothesis_col])
 
 
-def _get_key(record, keys, path, line_no):
-    for key in keys:
-        if key in record:
-            return record[key]
-    raise ValueError('%s: line %d: missing key %s' % (path, line_no, ' or '.join(map(repr, keys))))
 
 
-def _json_sentence(record, keys, path, line_no):
-    sentence = _get_key(record, keys, path, line_no)
-    if not isinstance(sentence, str):
-        raise ValueError('%s: line %d: %s is not a string: %r' % (path, line_no, keys[0], sentence))
-    return sentence.strip()
 
 
-def _json_records(lines, first, path):
-    """(line number, object) of every non-blank line of a JSON-lines file; a line
-    that is not a JSON object is an error naming the file and line."""
-    for line_no, line in _nonblank(lines, first):
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ValueError('%s: line %d: invalid JSON: %s' % (path, line_no, e.msg)) from None
-        if not isinstance(record, dict):
-            raise ValueError('%s: line %d: expected a JSON object' % (path, line_no))
-        yield line_no, record
 
 
 def _parse_jsonl(lines, first, path, label_map):
     """Rows (see `_collect`) of a JSON-lines file."""
-    for line_no, record in _json_records(lines, first, path):
-        label = _get_key(record, _LABEL_KEYS, path, line_no)
+    for line_no, record in json_records(lines, first, path):
+        label = json_key(record, _LABEL_KEYS, path, line_no)
         known, label_id = _label_id(label, label_map)
         if not known:
             raise _unknown_label(path, line_no, label, label_map)
         if label_id is None:
             yield None
             continue
-        yield (label_id, _json_sentence(record, _PREMISE_KEYS, path, line_no),
-               _json_sentence(record, _HYPOTHESIS_KEYS, path, line_no))
+        yield (label_id, json_sentence(record, _PREMISE_KEYS, path, line_no),
+               json_sentence(record, _HYPOTHESIS_KEYS, path, line_no))
 
 
 # --------------------------------------------------------------------------

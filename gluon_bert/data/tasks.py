@@ -20,7 +20,8 @@ column, a row with another number of columns than the header, a label outside
 `labels`, invalid JSON or UTF-8, a missing key, a text that is not a string.
 """
 
-from gluon_bert.data.snli import NO_LABEL, SNLIData, _json_records, _nonblank, _split_lines
+from gluon_bert.data.lines import json_records, nonblank, split_lines
+from gluon_bert.data.snli import NO_LABEL, SNLIData
 from gluon_bert.fileio import read_utf8
 
 __all__ = ['read_task_file', 'task_label_names', 'TASK_SKIP_REASONS']
@@ -44,7 +45,7 @@ def read_task_file(path, text_columns, label_column='label', labels=None):
     if not 1 <= len(text_columns) <= 2:
         raise ValueError('one or two text columns, not %d: %s'
                          % (len(text_columns), ','.join(text_columns)))
-    lines = _split_lines(read_utf8(path))
+    lines = split_lines(read_utf8(path))
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is None:
         raise ValueError('%s: the file is empty' % path)
@@ -87,7 +88,7 @@ def _parse_tsv(lines, first, path, text_columns, label_column):
     names = [name.strip() for name in lines[first].split('\t')]
     label_col = _column(names, label_column, 'label', path, header_no)
     text_cols = [_column(names, name, 'text', path, header_no) for name in text_columns]
-    for line_no, line in _nonblank(lines, header_no):
+    for line_no, line in nonblank(lines, header_no):
         cols = line.split('\t')
         if len(cols) != len(names):
             raise ValueError('%s: line %d: expected %d tab-separated columns, found %d' % (
@@ -118,7 +119,7 @@ def _json_text(value, key, path, line_no):
 
 def _parse_jsonl(lines, first, path, text_columns, label_column):
     """(line_no, label, texts) of the records of a JSON-lines file."""
-    for line_no, record in _json_records(lines, first, path):
+    for line_no, record in json_records(lines, first, path):
         label = _json_label(_json_value(record, label_column, path, line_no), path, line_no)
         texts = [_json_text(_json_value(record, key, path, line_no), key, path, line_no)
                  for key in text_columns]
