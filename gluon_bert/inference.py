@@ -77,13 +77,18 @@ def label_names(model_dir):
     return LABEL_NAMES if task is None else task['labels']
 
 
+def _training_option(model_dir, name, default=None):
+    """The option `name` of the run that wrote `model_dir` (its `args.json`, see
+    `train.options.save_args`), or `default`."""
+    path = os.path.join(model_dir, 'args.json')
+    if not os.path.exists(path):
+        return default
+    return read_json(path).get('args', {}).get(name) or default
+
+
 def folder_truncation(model_dir):
     """The pair truncation the classifier in `model_dir` was trained with."""
-    path = os.path.join(model_dir, 'args.json')
-    if os.path.exists(path):
-        with open(path) as f:
-            return json.load(f).get('args', {}).get('truncation', 'longest-first')
-    return 'longest-first'
+    return _training_option(model_dir, 'truncation', 'longest-first')
 
 
 def evaluate_file(model_dir, data_path, json_path=None, max_len=128, batch_size=512,
@@ -124,12 +129,8 @@ def evaluate_file(model_dir, data_path, json_path=None, max_len=128, batch_size=
 def model_max_len(model_dir, net):
     """The max_len a classifier folder was fine-tuned with (its `args.json`), else
     the number of positions of the model."""
-    path = os.path.join(model_dir, 'args.json')        # the run's options (train.options)
-    if os.path.exists(path):
-        max_len = read_json(path).get('args', {}).get('max_len')
-        if max_len:
-            return min(int(max_len), net.config.max_len)
-    return net.config.max_len
+    max_len = _training_option(model_dir, 'max_len')
+    return min(int(max_len), net.config.max_len) if max_len else net.config.max_len
 
 
 def predict_text(model_dir, premise, hypothesis=None, max_len=None, ctx='cpu', verbose=True):
