@@ -97,3 +97,27 @@ def test_the_synthetic_data_bring_their_recipe_and_flags_win(tmp_path):
     path = str(tmp_path / 'args.json')
     save_args(path, f, 'finetune')
     assert load_args(path)[1]['lr'] == recipe['lr'] and load_args(path)[1]['max_len'] == 128
+
+
+def test_a_named_recipe_sets_the_options_not_given_and_flags_win():
+    """--recipe fast sets each of its options that the command line does not give
+    (an explicit flag wins); the default recipe is the chapter's, the fields'
+    defaults; the help lists the recipe's values."""
+    from gluon_bert.train.options import recipe_defaults
+    fast = recipe_defaults(PretrainArgs, 'fast')
+    assert fast and recipe_defaults(PretrainArgs, 'chapter') == {}
+    p = parse_args(PretrainArgs, ['--recipe', 'fast'])
+    for name, value in fast.items():
+        assert getattr(p, name) == value, name
+        assert getattr(PretrainArgs(), name) != value, name     # it changes something
+    assert (p.preset, p.batch_size, p.max_len) == ('d2l.pretrain', 256, 128)  # same model, batch
+    p = parse_args(PretrainArgs, ['--recipe', 'fast', '--lr', '0.01', '--bucket', '0'])
+    assert (p.lr, p.bucket, p.num_steps) == (0.01, 0, fast['num_steps'])
+    assert parse_args(PretrainArgs, []) == PretrainArgs()
+    assert parse_args(PretrainArgs, ['--recipe', 'chapter']) == PretrainArgs()
+    synthetic_fast = parse_args(PretrainArgs, ['--dataset', 'synthetic', '--recipe', 'fast'])
+    assert synthetic_fast.lr == fast['lr'] and synthetic_fast.preset == 'demo'
+    assert '--recipe fast changes the defaults: --num-steps %d' % fast['num_steps'] in \
+        build_parser(PretrainArgs).format_help()
+    with pytest.raises(SystemExit):
+        parse_args(PretrainArgs, ['--recipe', 'slow'])
