@@ -286,3 +286,34 @@ def test_gradient_clipping_bounds_the_update(wiki, params_of):
     assert free > 0.05 and clipped == pytest.approx(0.01, rel=1e-3)
     for k in free_params:
         np.testing.assert_allclose(loose_params[k], free_params[k], rtol=1e-5, atol=1e-7)
+
+
+def test_random_init_keeps_the_model_and_tokenizer_not_the_weights(tmp_path, tiny_pretrained,
+                                                                   load_params):
+    """--random-init (the "no pretraining" baseline) fine-tunes the --pretrained
+    folder's architecture and vocabulary from new weights: none of its weight
+    matrices survives, LayerNorm and biases start as a new model's (ones, zeros),
+    and the same seed gives the same initialization.  (lr 0: the saved
+    classifier holds the initial weights.)"""
+    from gluon_bert.model.folders import CLASSIFIER_PARAMS
+    from gluon_bert.train.jobs import run_finetuning
+    pre = tiny_pretrained(str(tmp_path / 'pre'), seed=5, dropout=0.0)   # not seed 0's init
+    base = dict(pretrained=pre, dataset='synthetic', synthetic_pairs=[40, 20], max_len=32,
+                batch_size=20, num_epochs=1, lr=0.0, progress=False, no_checkpoints=True,
+                num_workers=1)
+    params = {}
+    for name, changes in (('kept', {}), ('a', dict(random_init=True)),
+                          ('b', dict(random_init=True)), ('c', dict(random_init=True, seed=1))):
+        run_finetuning(FinetuneArgs(output=str(tmp_path / name), **base, **changes))
+        params[name] = load_params(str(tmp_path / name / CLASSIFIER_PARAMS))
+    assert sorted(params['a']) == sorted(params['kept'])       # the same model
+    weights = [k for k in params['a'] if k.endswith('weight') and not k.startswith('output.')]
+    assert len(weights) >= 6, weights
+    for k in weights:
+        assert not np.allclose(params['a'][k], params['kept'][k]), k     # new weights
+        assert np.array_equal(params['a'][k], params['b'][k]), k         # seeded
+        assert not np.allclose(params['a'][k], params['c'][k]), k
+    fresh = [k for k in params['a'] if k.endswith(('gamma', 'beta', 'bias'))]
+    assert fresh
+    for k in fresh:
+        assert np.all(params['a'][k] == (1.0 if k.endswith('gamma') else 0.0)), k

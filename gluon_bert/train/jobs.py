@@ -216,6 +216,8 @@ def finetune_classifier(args, kind, load_data):
 def _finetuning(args, cluster, kind, load_data):
     ckpt_dir, ctxs = _start(args, cluster, kind)
     pre = load_pretrained(args.pretrained, ctx=ctxs[0])
+    if args.random_init:            # what no pretraining gives: same model, new weights
+        pre.bert.initialize(init.Xavier(), ctx=ctxs[0], force_reinit=True)
     if pre.config.max_len < args.max_len:
         raise ValueError('max_len %d exceeds the positional embeddings of %s (%d)'
                          % (args.max_len, args.pretrained, pre.config.max_len))

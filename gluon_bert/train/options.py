@@ -199,6 +199,9 @@ class FinetuneArgs(TrainArgs):
     512 pairs of at most 128 tokens, Adam at lr 1e-4."""
     pretrained: str = option('runs/pretrain', 'pretraining output folder, hf:PATH, '
                              'gluonnlp:NAME or minilm', flags=('--init',))
+    random_init: bool = option(False, "no pretraining: the --pretrained model's architecture "
+                               "and tokenizer, its weights initialized at random (Xavier, "
+                               "seeded, as pretraining starts)")
     dataset: str = option('snli', 'NLI data', choices=('snli', 'synthetic'))
     data_dir: typing.Optional[str] = option(
         None, 'extracted snli_1.0 folder, its zip, or a folder holding either',
