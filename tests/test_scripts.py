@@ -14,7 +14,7 @@ import gluon_bert
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPTS = ['pretrain.py', 'finetune_snli.py', 'finetune.py', 'evaluate.py', 'predict.py',
-           'export.py']
+           'export.py', 'plot_runs.py']
 
 
 def run(args, **kw):
@@ -49,7 +49,7 @@ def test_gluon_bert_command_lists_and_runs_the_subcommands():
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith('usage: gluon-bert COMMAND')
     assert sorted(COMMANDS) == sorted(['pretrain', 'finetune', 'finetune-task', 'evaluate',
-                                       'predict', 'convert', 'compare', 'export'])
+                                       'predict', 'convert', 'compare', 'export', 'plot'])
     for name in COMMANDS:
         assert '\n  %s ' % name in r.stdout, name
     r = subprocess.run([command, 'predict', '--help'], env=env, capture_output=True,
@@ -61,7 +61,7 @@ def test_gluon_bert_command_lists_and_runs_the_subcommands():
 
 
 @pytest.mark.parametrize('name', ['pretrain', 'finetune', 'finetune-task', 'evaluate',
-                                  'predict', 'convert', 'compare', 'export'])
+                                  'predict', 'convert', 'compare', 'export', 'plot'])
 def test_every_subcommand_dispatches_to_its_main(name, monkeypatch):
     import gluon_bert.cli as cli
     module, function, _ = cli.COMMANDS[name]
@@ -183,3 +183,26 @@ def test_the_readme_demo_learns_the_synthetic_task(tmp_path):
     with open(os.path.join(fin, 'metrics.json')) as f:
         m = json.load(f)
     assert m['test_acc'] >= 0.9, r.stdout
+
+
+def test_plot_draws_several_runs_and_names_a_bad_line(tmp_path):
+    """`gluon-bert plot` reads each run's metrics.jsonl (folder or file, LABEL=PATH
+    or PATH) and writes one PNG; a line that is not JSON is one error line naming
+    the file and the line, and no PNG is written."""
+    a, b = tmp_path / 'chapter', tmp_path / 'fast.jsonl'
+    a.mkdir()
+    (a / 'metrics.jsonl').write_text(''.join(
+        json.dumps(dict(step=s, mlm_loss=7.0 - s / 100, val_mlm_loss=6.9 - s / 100)) + '\n'
+        for s in (50, 100, 150)))
+    b.write_text(json.dumps(dict(step=50, mlm_loss=6.5)) + '\n')
+    png = tmp_path / 'runs.png'
+    r = run(['scripts/plot_runs.py', '--output', str(png), str(a), 'fast=' + str(b)])
+    assert r.returncode == 0, r.stderr
+    assert 'chapter, fast' in r.stdout and png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    b.write_text(json.dumps(dict(step=50, mlm_loss=6.5)) + '\n{"step": 100,\n')
+    png.unlink()
+    r = run(['scripts/plot_runs.py', '--output', str(png), str(a), 'fast=' + str(b)])
+    assert r.returncode == 1 and not png.exists()
+    assert r.stderr.startswith('error: %s, line 2: not JSON' % b), r.stderr
+    r = run(['scripts/plot_runs.py', '--output', str(png), '--keys', 'test_acc', str(a)])
+    assert r.returncode == 1 and 'none of the metrics test_acc' in r.stderr

@@ -8,6 +8,7 @@
     gluon-bert convert ARGS      convert a pretrained BERT into a gluon_bert folder
     gluon-bert compare ARGS      the same fine-tuning in MXNet/Gluon and PyTorch
     gluon-bert export ARGS       export a fine-tuned classifier for serving (MXNet, ONNX)
+    gluon-bert plot RUNS         plot the curves of several runs side by side
 
 `gluon-bert COMMAND --help` lists a command's options.  Each command is a
 function `NAME_main(argv)` of this package (`pretrain_main`, `finetune_main`,
@@ -30,6 +31,7 @@ COMMANDS = {
     'convert': ('convert', 'convert_main', 'convert a pretrained BERT into a gluon_bert folder'),
     'compare': ('compare', 'compare_main', 'the same fine-tuning in MXNet/Gluon and PyTorch'),
     'export': ('export', 'export_main', 'export a fine-tuned classifier for serving'),
+    'plot': ('plot', 'plot_main', 'plot the curves of several runs side by side'),
 }
 _MAINS = {function: module for module, function, _ in COMMANDS.values()}
 

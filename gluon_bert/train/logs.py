@@ -4,7 +4,7 @@ import time
 
 from gluon_bert.fileio import append_text, dumps_json, write_atomic
 
-__all__ = ['MetricsLog', 'plot_curves', 'Timer', 'progress_bar']
+__all__ = ['MetricsLog', 'plot_curves', 'plot_runs', 'read_metrics', 'Timer', 'progress_bar']
 
 
 class Timer:
@@ -37,20 +37,51 @@ class MetricsLog:
             append_text(self.path, dumps_json(record) + '\n')
 
 
+def read_metrics(path):
+    """The records of a metrics.jsonl file (or of the one in the folder `path`).
+    A line that is not a JSON object is a ValueError naming the file and line."""
+    import json
+    import os
+    if os.path.isdir(path):
+        path = os.path.join(path, 'metrics.jsonl')
+    records = []
+    with open(path, encoding='utf-8') as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError as e:
+                raise ValueError('%s, line %d: not JSON (%s)' % (path, number, e))
+            if not isinstance(record, dict):
+                raise ValueError('%s, line %d: not a JSON object' % (path, number))
+            records.append(record)
+    return records
+
+
 def plot_curves(records, x, ys, path, title=''):
     """Plot the `ys` keys of `records` against `x` into a PNG (Agg backend)."""
+    plot_runs({'': records}, x, ys, path, title)
+
+
+def plot_runs(runs, x, ys, path, title=''):
+    """Plot the `ys` keys against `x` of each run of `runs` ({label: records}, in
+    order; one line per run and key, labelled "label: key") into a PNG: the
+    curves of several runs side by side."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for y in ys:
-        pts = [(r[x], r[y]) for r in records if r.get(y) is not None]
-        if pts:
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker='.', label=y)
+    fig, ax = plt.subplots(figsize=(6, 4) if len(runs) == 1 else (8, 5))
+    for label, records in runs.items():
+        for y in ys:
+            pts = [(r[x], r[y]) for r in records if r.get(y) is not None]
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker='.',
+                        label='%s: %s' % (label, y) if label else y)
     ax.set_xlabel(x)
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize='small' if len(runs) > 1 else None)
     fig.tight_layout()
     try:
         write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=100, format='png'))
