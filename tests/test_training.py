@@ -256,7 +256,7 @@ def test_validation_metrics_are_logged_and_fall(wiki, tmp_path):
     assert [r['step'] for r in records] == [40, 80, 120, 160, 200, 240]
     evaluated = [r for r in records if 'val_mlm_loss' in r]
     assert [r['step'] for r in evaluated] == [80, 160, 240]
-    keys = ('val_mlm_loss', 'val_mlm_acc', 'val_nsp_loss', 'val_nsp_acc')
+    keys = ('val_mlm_loss', 'val_mlm_acc', 'val_nsp_loss', 'val_nsp_acc', 'val_enc_spread')
     assert all(np.isfinite(r[k]) for r in evaluated for k in keys)
     assert all(0 <= r['val_mlm_acc'] <= 1 and 0 <= r['val_nsp_acc'] <= 1 for r in evaluated)
     first, last = evaluated[0], evaluated[-1]
@@ -267,6 +267,31 @@ def test_validation_metrics_are_logged_and_fall(wiki, tmp_path):
     # The running means are the chapter's statistic: the mean over all steps so far.
     assert s['mlm_loss_running'] == pytest.approx(
         sum(r['mlm_loss'] * 40 for r in records) / 240, rel=1e-6)
+
+
+def test_a_collapsed_encoder_is_measured_and_warned_about(wiki, capsys):
+    """val_enc_spread is about 1 for a (post-LN) encoder whose outputs depend on
+    the input and near 0 for one whose outputs are the same vector everywhere
+    (here: a last FFN bias so large it drowns the input, the state the chapter's
+    lr 0.01 reaches); the pretraining job warns once, on stderr, naming the step."""
+    from gluon_bert.train.pretrain import COLLAPSED_SPREAD, PretrainJob, evaluate_pretraining
+    valid = wiki.take(100, seed=3)
+    net = fresh_bert(tiny_config(len(wiki.vocab)), [mx.cpu()])
+    healthy = evaluate_pretraining(net, valid, [mx.cpu()])
+    assert healthy['val_enc_spread'] > 0.3, healthy
+    bias = net.encoder.blks[-1].ffn.dense2.bias
+    bias.set_data(mx.nd.array(np.random.RandomState(0).randn(32) * 1e4))
+    collapsed = evaluate_pretraining(net, valid, [mx.cpu()])
+    assert collapsed['val_enc_spread'] < COLLAPSED_SPREAD, collapsed
+    assert np.isfinite(collapsed['val_mlm_loss'])
+    job = PretrainJob(net, wiki, [mx.cpu()], PretrainArgs(num_steps=10, eval_interval=5,
+                                                          progress=False), valid_set=valid)
+    capsys.readouterr()
+    for step in (5, 10):
+        job._warn_if_collapsed(dict(step=step, **collapsed))
+    job._warn_if_collapsed(dict(step=10, **healthy))
+    err = capsys.readouterr().err
+    assert err.count('warning:') == 1 and 'step 5: the encoder has collapsed' in err, err
 
 
 def test_gradient_clipping_bounds_the_update(wiki, params_of):

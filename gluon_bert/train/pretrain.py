@@ -1,5 +1,7 @@
 """Pretraining BERT: masked language modeling + next sentence prediction, the
 chapter's `train_bert` as a job of the shared loop (`gluon_bert.train.loop`)."""
+import sys
+
 import numpy as np
 import mxnet as mx
 from mxnet import gluon
@@ -79,10 +81,15 @@ def get_batch_loss_bert(net, loss, vocab_size, shards, num_mlm_weights, batch_si
 
 def evaluate_pretraining(net, dataset, ctxs, batch_size=256):
     """MLM loss and accuracy (over the real predictions) and NSP loss and
-    accuracy of `net` on the pretraining examples `dataset`, dropout off."""
+    accuracy of `net` on the pretraining examples `dataset`, dropout off; and
+    `val_enc_spread`, how much the final encodings vary over the set's tokens
+    (the mean over hidden units of their standard deviation over all valid
+    positions): about 1 for a post-LN encoder whose encodings depend on the
+    input, near 0 for one that has collapsed to the same vector everywhere
+    (`COLLAPSED_SPREAD`)."""
     loss = gluon.loss.SoftmaxCrossEntropyLoss()
     vocab_size = net.config.vocab_size
-    parts = []
+    parts, moments = [], []
     for idx in iterate_batches(len(dataset), batch_size, False):
         for tokens, segments, valid, mlm_pos, w, mlm_y, nsp_y in split_pretrain_batch(
                 pretrain_batch(dataset, idx), ctxs):
@@ -96,10 +103,29 @@ def evaluate_pretraining(net, dataset, ctxs, batch_size=256):
                 loss(nsp_hat, nsp_y).sum(),
                 (nsp_hat.argmax(axis=1) == nsp_y.astype('float32')).sum()
             ).as_in_context(ctxs[0]))
+            mask = mx.nd.SequenceMask(mx.nd.ones_like(encoded), sequence_length=valid,
+                                      use_sequence_length=True, axis=1)
+            moments.append([m.asnumpy().astype(np.float64) for m in (
+                (encoded * mask).sum(axis=(0, 1)), (encoded ** 2 * mask).sum(axis=(0, 1)),
+                mask.sum() / encoded.shape[2])])
     s = mx.nd.add_n(*parts).asnumpy() if parts else np.zeros(5)
     n = max(1, len(dataset))
-    return dict(val_mlm_loss=float(s[0] / max(s[2], 1e-8)), val_mlm_acc=float(s[1] / max(s[2], 1e-8)),
-                val_nsp_loss=float(s[3] / n), val_nsp_acc=float(s[4] / n))
+    out = dict(val_mlm_loss=float(s[0] / max(s[2], 1e-8)),
+               val_mlm_acc=float(s[1] / max(s[2], 1e-8)),
+               val_nsp_loss=float(s[3] / n), val_nsp_acc=float(s[4] / n))
+    if moments:
+        total, squares, count = (sum(m[i] for m in moments) for i in range(3))
+        mean = total / max(float(count), 1.0)
+        var = np.maximum(squares / max(float(count), 1.0) - mean ** 2, 0.0)
+        out['val_enc_spread'] = float(np.sqrt(var).mean())
+    return out
+
+
+# Below this `val_enc_spread` the encodings are (nearly) the same vector at every
+# position of every input: MLM can only predict the unigram distribution and NSP
+# only chance, and the gradients no longer depend on the input, so training does
+# not recover.  The chapter's Adam at lr 0.01 collapses so (results/pretrain-chapter-4000).
+COLLAPSED_SPREAD = 0.01
 
 
 def running_means(records, names, step):
@@ -130,6 +156,7 @@ class PretrainJob(Job):
         self.net, self.ctxs, self.vocab_size = net, ctxs, net.config.vocab_size
         self.valid_set = valid_set if args.eval_interval else None
         self.loss = gluon.loss.SoftmaxCrossEntropyLoss()
+        self._warned_collapse = False
 
     def num_steps(self):
         return self.args.num_steps
@@ -164,7 +191,19 @@ class PretrainJob(Job):
         record.update(running_means(progress['records'] + [record], self.metric_names, step))
         if self._eval_due(step, step >= self.args.num_steps):
             record.update(evaluate_pretraining(self.net, self.valid_set, self.ctxs))
+            self._warn_if_collapsed(record)
         return record
+
+    def _warn_if_collapsed(self, record):
+        spread = record.get('val_enc_spread')
+        if spread is None or spread >= COLLAPSED_SPREAD or self._warned_collapse:
+            return
+        self._warned_collapse = True
+        print('warning: step %d: the encoder has collapsed: its outputs hardly depend on the '
+              'input (val_enc_spread %.2g < %g), so MLM can only predict word frequencies and '
+              'NSP only guess; such a run does not recover: restart with a lower --lr, a '
+              'warmup (e.g. --recipe fast) (warned once)'
+              % (record['step'], spread, COLLAPSED_SPREAD), file=sys.stderr, flush=True)
 
     def train_loss(self, record):
         return record['mlm_loss'] + record['nsp_loss']
