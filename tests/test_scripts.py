@@ -203,6 +203,6 @@ def test_plot_draws_several_runs_and_names_a_bad_line(tmp_path):
     png.unlink()
     r = run(['scripts/plot_runs.py', '--output', str(png), str(a), 'fast=' + str(b)])
     assert r.returncode == 1 and not png.exists()
-    assert r.stderr.startswith('error: %s, line 2: not JSON' % b), r.stderr
+    assert r.stderr.startswith('error: %s: line 2: invalid JSON' % b), r.stderr
     r = run(['scripts/plot_runs.py', '--output', str(png), '--keys', 'test_acc', str(a)])
     assert r.returncode == 1 and 'none of the metrics test_acc' in r.stderr

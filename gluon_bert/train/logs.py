@@ -39,24 +39,14 @@ class MetricsLog:
 
 def read_metrics(path):
     """The records of a metrics.jsonl file (or of the one in the folder `path`).
-    A line that is not a JSON object is a ValueError naming the file and line."""
-    import json
+    A line that is not a JSON object is a ValueError naming the file and line
+    (the JSON-lines reader of the data files, `gluon_bert.data.lines`)."""
     import os
+    from gluon_bert.data.lines import json_records, split_lines
+    from gluon_bert.fileio import read_utf8
     if os.path.isdir(path):
         path = os.path.join(path, 'metrics.jsonl')
-    records = []
-    with open(path, encoding='utf-8') as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError as e:
-                raise ValueError('%s, line %d: not JSON (%s)' % (path, number, e))
-            if not isinstance(record, dict):
-                raise ValueError('%s, line %d: not a JSON object' % (path, number))
-            records.append(record)
-    return records
+    return [record for _, record in json_records(split_lines(read_utf8(path)), 0, path)]
 
 
 def plot_curves(records, x, ys, path, title=''):
