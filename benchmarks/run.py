@@ -137,6 +137,8 @@ JOBS = [
     ('pt_d2l_mxnet_t2', 'pt_d2l', 2, {}),
     ('pt_gluon_bucket0_t2', 'pt_gluon', 2, dict(bucket=0)),
     ('pt_gluon_bucket10_t2', 'pt_gluon', 2, dict(bucket=PT_BUCKETS)),
+    ('pt_chapter_d2l_mxnet_t2', 'pt_d2l', 2, CHAPTER_PRETRAIN),
+    ('pt_chapter_gluon_t2', 'pt_gluon', 2, dict(CHAPTER_PRETRAIN, bucket=0)),
     ('snli_gluon', 'snli_gluon', 1, {}),
     ('snli_d2l', 'snli_d2l', 1, {}),
     ('wiki_gluon', 'wiki_gluon', 1, {}),
@@ -144,7 +146,11 @@ JOBS = [
     ('prof_gluon', 'prof_gluon', 1, dict(BULK_OFF, bucket=0)),
     ('prof_torch', 'prof_torch', 1, dict(pad='batch')),
     ('prof_pt_gluon', 'prof_pt_gluon', 1, dict(BULK_OFF, bucket=PT_BUCKETS)),
+    ('prof_gluon_t2', 'prof_gluon', 2, dict(BULK_OFF, bucket=0)),
+    ('prof_torch_t2', 'prof_torch', 2, dict(pad='batch')),
+    ('prof_pt_gluon_t2', 'prof_pt_gluon', 2, dict(BULK_OFF, bucket=PT_BUCKETS)),
     ('sgemm_mxnet', 'sgemm', 1, dict(lib='mxnet')),
+    ('sgemm_mxnet_t2', 'sgemm', 2, dict(lib='mxnet')),
     ('sgemm_numpy_t1', 'sgemm', 1, dict(lib='numpy')),
     ('sgemm_torch_t1', 'sgemm', 1, dict(lib='torch')),
     ('sgemm_numpy_t2', 'sgemm', 2, dict(lib='numpy')),
@@ -177,9 +183,11 @@ RATIOS = {
     'pretrain_speedup_vs_d2l_mxnet_2threads': ('pt_gluon_bucket10_t2', 'pt_d2l_mxnet_t2'),
     'pretrain_bucket0_speedup_vs_d2l_mxnet_2threads': ('pt_gluon_bucket0_t2', 'pt_d2l_mxnet_t2'),
     'pretrain_chapter_config_speedup_vs_d2l_mxnet': ('pt_chapter_gluon', 'pt_chapter_d2l_mxnet'),
+    'pretrain_chapter_config_speedup_vs_d2l_mxnet_2threads':
+        ('pt_chapter_gluon_t2', 'pt_chapter_d2l_mxnet_t2'),
 }
 TARGETS = dict(finetune_vs_d2l_mxnet=5.0, finetune_vs_pytorch_padded=3.0,
-               finetune_vs_pytorch_dynamic=1.0, pretrain_vs_d2l_mxnet=3.0,
+               finetune_vs_pytorch_dynamic=1.25, pretrain_vs_d2l_mxnet=3.0,
                snli_preprocess_seconds_550k=15.0)
 
 # The report's rows: (job, label) per table, and the ratios against their targets
@@ -203,7 +211,9 @@ PT_ROWS = [('pt_d2l_mxnet', 'd2l _get_batch_loss_bert, padded to 64'),
            ('pt_gluon_bucket10_t2', 'gluon_bert, --bucket 10, 2 threads'),
            ('pt_gluon_bucket0_t2', 'gluon_bert, default, 2 threads'),
            ('pt_chapter_d2l_mxnet', 'chapter config: d2l, 256 x 128, d2l.pretrain'),
-           ('pt_chapter_gluon', 'chapter config: gluon_bert, 256 x 128, bucket 0')]
+           ('pt_chapter_gluon', 'chapter config: gluon_bert, 256 x 128, bucket 0'),
+           ('pt_chapter_d2l_mxnet_t2', 'chapter config: d2l, 2 threads'),
+           ('pt_chapter_gluon_t2', 'chapter config: gluon_bert, 2 threads')]
 PREP_ROWS = [('snli_d2l', "SNLIBERTDataset, chapter's code", 'pairs'),
              ('snli_gluon', 'SNLIBERTDataset, gluon_bert', 'pairs'),
              ('wiki_d2l', 'WikiText-2 examples, d2l', 'examples'),
@@ -218,7 +228,7 @@ CHECKS = [
     ('pretraining vs chapter MXNet', 'pretrain_speedup_vs_d2l_mxnet',
      'pretrain_bucket0_speedup_vs_d2l_mxnet', 'pretrain_vs_d2l_mxnet'),
     ('pretraining, chapter config, vs chapter MXNet', None,
-     'pretrain_chapter_config_speedup_vs_d2l_mxnet', None),
+     'pretrain_chapter_config_speedup_vs_d2l_mxnet', 'pretrain_vs_d2l_mxnet'),
     ('2 threads: fine-tuning vs chapter MXNet', 'finetune_speedup_vs_d2l_mxnet_2threads',
      'finetune_bucket0_speedup_vs_d2l_mxnet_2threads', 'finetune_vs_d2l_mxnet'),
     ('2 threads: fine-tuning vs PyTorch padded', 'finetune_speedup_vs_pytorch_padded_2threads',
@@ -228,7 +238,34 @@ CHECKS = [
      'finetune_bucket0_speedup_vs_pytorch_dynamic_2threads', 'finetune_vs_pytorch_dynamic'),
     ('2 threads: pretraining vs chapter MXNet', 'pretrain_speedup_vs_d2l_mxnet_2threads',
      'pretrain_bucket0_speedup_vs_d2l_mxnet_2threads', 'pretrain_vs_d2l_mxnet'),
+    ('2 threads: pretraining, chapter config', None,
+     'pretrain_chapter_config_speedup_vs_d2l_mxnet_2threads', 'pretrain_vs_d2l_mxnet'),
 ]
+# The MXNet training jobs, whose matrix-product rate is also given as a share of
+# MXNet's FullyConnected rate measured in the same run at the same thread count
+# (`<job>_roofline_pct`; the sgemm job of that thread count must have run).
+ROOFLINE_KINDS = ('ft_d2l', 'ft_gluon', 'pt_d2l', 'pt_gluon')
+
+
+def fully_connected_gflops(sgemm_job):
+    """The median FullyConnected rate of an MXNet sgemm job, or None."""
+    rates = sorted(v for k, v in ((sgemm_job or {}).get('gflops') or {}).items()
+                   if k.startswith('FullyConnected'))
+    return rates[len(rates) // 2] if rates else None
+
+
+def roofline_pct(R):
+    """{'<job>_roofline_pct': 100 * the job's matrix-product GFLOPS / the
+    FullyConnected GFLOPS at its thread count} for the MXNet training jobs run."""
+    peak = {1: fully_connected_gflops(R.get('sgemm_mxnet')),
+            2: fully_connected_gflops(R.get('sgemm_mxnet_t2'))}
+    out = {}
+    for name, kind, threads, _ in JOBS:
+        r = R.get(name)
+        if kind in ROOFLINE_KINDS and r and peak.get(threads):
+            out[name + '_roofline_pct'] = round(100.0 * r['matmul_gflops_achieved']
+                                                / peak[threads], 1)
+    return out
 
 # ---------------------------------------------------------------------------
 # A job's process
@@ -387,6 +424,9 @@ def summarize(R, S, mode, notes, started, load_start, load_end, busy, total_seco
     prep = R['prep']
     return dict(
         {key: _ratio(rates[job], rates[base]) for key, (job, base) in RATIOS.items()},
+        **roofline_pct(R),
+        fully_connected_gflops={t: fully_connected_gflops(R.get(k)) for t, k in
+                                (('1', 'sgemm_mxnet'), ('2', 'sgemm_mxnet_t2'))},
         snli_preprocess_seconds_550k=None if snli_g_550k is None else round(snli_g_550k, 2),
         snli_preprocess_d2l_seconds_550k=None if snli_d_550k is None else round(snli_d_550k, 2),
         snli_preprocess_d2l_extrapolated=bool(snli_d_pairs and snli_d_pairs != SNLI_TRAIN_PAIRS),
@@ -475,6 +515,13 @@ def format_report(rep):
                 label, r['pairs_per_sec'], r['seconds'], r['steps'],
                 r.get('mean_padded_len', max_len[key]), r['matmul_gflops_achieved'],
                 r['peak_rss_mib']))
+    roof = {k[:-len('_roofline_pct')]: v for k, v in rep.items() if k.endswith('_roofline_pct')}
+    if roof:
+        fc = rep.get('fully_connected_gflops') or {}
+        lines += ['', 'matrix products as %% of FullyConnected at the same threads '
+                  '(%s GFLOPS at 1 thread, %s at 2)' % tuple(
+                      '-' if fc.get(t) is None else '%.1f' % fc[t] for t in ('1', '2'))]
+        lines += ['  %-44s %6.1f%%' % (k, v) for k, v in roof.items()]
     _table(lines, '%-46s %10s %8s %9s %9s' % ('data preparation', 'items', 'seconds',
                                               'peak MiB', 'workers'))
     lines.append('(SNLI: the %d source pairs replicated; WikiText-2: read_wiki + examples '
@@ -516,7 +563,8 @@ def format_report(rep):
         lines += ['', 'operator micro-benchmarks (ms per call)']
         for k, d in sorted(ops.items()):
             lines += ['  %-18s %-58s %8.2f' % (k, op, ms) for op, ms in d.items()]
-    for key in ('prof_gluon', 'prof_torch', 'prof_pt_gluon'):
+    for key in ('prof_gluon', 'prof_torch', 'prof_pt_gluon', 'prof_gluon_t2', 'prof_torch_t2',
+                'prof_pt_gluon_t2'):
         p = J.get(key, {}).get('profile')
         if p:
             lines += ['', '%s: operators %.1f s of %.1f s wall (%s)' % (

@@ -74,6 +74,34 @@ def test_the_run_folder_holds_its_options(tmp_path):
     assert kind == 'pretrain' and PretrainArgs(**saved) == args
 
 
+def test_dropout_and_embedding_init_options(tmp_path):
+    """--dropout replaces the preset's; --embedding-init normal draws the three
+    embeddings from N(0, 1) and leaves the other weights Xavier's."""
+    import mxnet as mx
+    from gluon_bert.model.config import BERTConfig
+    from gluon_bert.train.jobs import run_pretraining
+    assert parse_args(PretrainArgs, []).dropout is None
+    assert parse_args(PretrainArgs, []).embedding_init == 'xavier'
+    args = parse_args(PretrainArgs, ['--dataset', 'synthetic', '--dropout', '0.05',
+                                     '--embedding-init', 'normal',
+                                     '--synthetic-paragraphs', '30', '--num-steps', '1',
+                                     '--batch-size', '8', '--no-progress',
+                                     '--output', str(tmp_path / 'pre')])
+    run_pretraining(args, model_overrides=dict(num_hiddens=16, ffn_num_hiddens=16,
+                                               num_heads=2, num_blks=1, dropout=0.3))
+    config = BERTConfig.load(os.path.join(args.output, 'config.json'))
+    assert config.dropout == 0.05 and config.num_hiddens == 16
+    params = mx.nd.load(os.path.join(args.output, 'model.params'))
+    stds = {k: float(v.asnumpy().std()) for k, v in params.items()}
+    embeddings = [k for k in stds if 'embedding' in k]
+    assert len(embeddings) == 3
+    for k in embeddings:
+        assert 0.8 < stds[k] < 1.2, (k, stds[k])
+    assert stds['encoder.blks.0.ffn.dense1.weight'] < 0.5
+    with pytest.raises(SystemExit):
+        parse_args(PretrainArgs, ['--dropout', '-0.1'])
+
+
 def test_the_synthetic_data_bring_their_recipe_and_flags_win(tmp_path):
     """--dataset synthetic selects the demo's defaults (the chapter's real-data
     ones do not learn it) for every option the command line does not give; an

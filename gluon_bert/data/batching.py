@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 __all__ = ['PAD_MULTIPLE', 'split_and_load', 'padded_length', 'iterate_batches',
-           'length_buckets', 'nli_batch']
+           'length_buckets', 'nli_batch', 'packing_shards']
 
 
 def split_and_load(arrays, ctxs):
@@ -20,6 +20,22 @@ def split_and_load(arrays, ctxs):
     use = ctxs[:max(1, min(len(ctxs), n))]
     shards = [gluon.utils.split_and_load(a, use, even_split=False) for a in arrays]
     return list(zip(*shards))
+
+
+def packing_shards(valid_lens, seq_len, ctxs):
+    """For each device `split_and_load` uses for a batch with these host
+    `valid_lens`, padded to `seq_len`: the (pack_idx, unpack_idx) NDArrays of its
+    examples (`gluon_bert.model.packing.packing_indices`)."""
+    from mxnet import gluon, nd
+    from gluon_bert.model.packing import packing_indices
+    use = ctxs[:max(1, min(len(ctxs), len(valid_lens)))]
+    out = []
+    for valid, ctx in zip(gluon.utils.split_data(np.asarray(valid_lens), len(use),
+                                                 even_split=False), use):
+        pack_idx, unpack_idx = packing_indices(valid, seq_len)
+        out.append((nd.array(pack_idx, ctx=ctx, dtype='int32'),
+                    nd.array(unpack_idx, ctx=ctx, dtype='int32')))
+    return out
 
 
 PAD_MULTIPLE = 8

@@ -12,6 +12,7 @@ from mxnet.gluon import nn
 
 from gluon_bert.model.config import BERTConfig
 from gluon_bert.model.heads import POOLING_HEADS, make_head
+from gluon_bert.model.packing import pack, unpack, unpack_with_zeros
 
 __all__ = ['LayerNorm', 'layer_norm', 'select_layer_norm', 'MultiHeadAttention',
            'PositionWiseFFN', 'AddNorm', 'TransformerEncoderBlock',
@@ -130,10 +131,13 @@ class MultiHeadAttention(nn.HybridBlock):
         X = X.reshape((0, 0, self.num_heads, -1)).transpose((0, 2, 1, 3))
         return X.reshape((-1, 0, 0), reverse=True)
 
-    def hybrid_forward(self, F, X, valid_lens):
-        q = self._split_heads(self.W_q(X) * self._scale)
-        k = self._split_heads(self.W_k(X))
-        v = self._split_heads(self.W_v(X))
+    def hybrid_forward(self, F, X, valid_lens, pack_idx=None, unpack_idx=None):
+        # X: (B, L, H), or the packed real tokens (N, H) with their indices
+        # (gluon_bert.model.packing): projections on N rows, attention on (B, L).
+        q, k, v = self.W_q(X) * self._scale, self.W_k(X), self.W_v(X)
+        if pack_idx is not None:
+            q, k, v = (unpack(F, a, unpack_idx) for a in (q, k, v))
+        q, k, v = self._split_heads(q), self._split_heads(k), self._split_heads(v)
         scores = F.batch_dot(q, k, transpose_b=True)           # (B*h, Lq, Lk)
         # Each query of example b may attend to the first valid_lens[b] keys.
         lens = F.repeat(valid_lens.astype('int32'), repeats=self.num_heads, axis=0)
@@ -141,7 +145,8 @@ class MultiHeadAttention(nn.HybridBlock):
         weights = F.softmax(scores, length=lens, use_length=True, axis=-1)
         out = F.batch_dot(self.dropout(weights), v)            # (B*h, Lq, d)
         out = out.reshape((-1, self.num_heads, 0, 0), reverse=True).transpose((0, 2, 1, 3))
-        return self.W_o(out.reshape((0, 0, -1)))
+        out = out.reshape((0, 0, -1))
+        return self.W_o(out if pack_idx is None else pack(F, out, pack_idx))
 
 
 class PositionWiseFFN(nn.HybridBlock):
@@ -184,13 +189,15 @@ class TransformerEncoderBlock(nn.HybridBlock):
             self.ffn = PositionWiseFFN(c.ffn_num_hiddens, c.num_hiddens, c.activation)
             self.addnorm2 = AddNorm(c)
 
-    def hybrid_forward(self, F, X, valid_lens):
-        Y = self.addnorm1(X, self.attention(X, valid_lens))
+    def hybrid_forward(self, F, X, valid_lens, pack_idx=None, unpack_idx=None):
+        Y = self.addnorm1(X, self.attention(X, valid_lens, pack_idx, unpack_idx))
         return self.addnorm2(Y, self.ffn(Y))
 
 
 class BERTEncoder(nn.HybridBlock):
-    """Token + segment + learnable positional embeddings, then `num_blks` blocks."""
+    """Token + segment + learnable positional embeddings, then `num_blks` blocks.
+    Given `pack_idx` and `unpack_idx` (`model.packing.packing_indices`), the blocks
+    work on the real tokens only and the padded positions of the output are 0."""
 
     def __init__(self, config, **kwargs):
         super().__init__(**kwargs)
@@ -211,7 +218,8 @@ class BERTEncoder(nn.HybridBlock):
             for _ in range(c.num_blks):
                 self.blks.add(TransformerEncoderBlock(c))
 
-    def hybrid_forward(self, F, tokens, segments, valid_lens, pos_embedding):
+    def hybrid_forward(self, F, tokens, segments, valid_lens, pack_idx=None, unpack_idx=None,
+                       pos_embedding=None):
         X = self.token_embedding(tokens) + self.segment_embedding(segments)
         # Add the first L positions to every example.  As the outer product
         # ones (B, 1) x positions (1, L * H), the gradient of the positions is a
@@ -222,9 +230,14 @@ class BERTEncoder(nn.HybridBlock):
         X = X + F.dot(ones, pos).reshape_like(X)
         if self.embed_ln is not None:
             X = self.embed_dropout(self.embed_ln(X))
+        if pack_idx is None:
+            for blk in self.blks:
+                X = blk(X, valid_lens)
+            return X
+        X = pack(F, X, pack_idx)
         for blk in self.blks:
-            X = blk(X, valid_lens)
-        return X
+            X = blk(X, valid_lens, pack_idx, unpack_idx)
+        return unpack_with_zeros(F, X, unpack_idx)
 
 
 def cls_encoding(F, X):
@@ -334,8 +347,8 @@ class BERTClassifier(nn.HybridBlock):
         return [self.output, self.hidden] if self.config.classifier_head == 'mlp' \
             else [self.output]
 
-    def hybrid_forward(self, F, tokens, segments, valid_lens):
-        encoded_X = self.encoder(tokens, segments, valid_lens)
+    def hybrid_forward(self, F, tokens, segments, valid_lens, pack_idx=None, unpack_idx=None):
+        encoded_X = self.encoder(tokens, segments, valid_lens, pack_idx, unpack_idx)
         if self.pool is not None:
             return self.output(self.pool(encoded_X, valid_lens))
         return self.output(self.hidden(cls_encoding(F, encoded_X)))

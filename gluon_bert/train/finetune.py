@@ -4,7 +4,7 @@ as a job of the shared loop (`gluon_bert.train.loop`)."""
 import mxnet as mx
 from mxnet import gluon
 
-from gluon_bert.data.batching import split_and_load, nli_batch
+from gluon_bert.data.batching import split_and_load, nli_batch, packing_shards
 from gluon_bert.evaluation import task_metrics
 from gluon_bert.inference import evaluate_accuracy, predict_logits
 from gluon_bert.train.devices import setup_kvstore
@@ -38,8 +38,14 @@ class FinetuneJob(Job):
         return passes >= self.args.num_epochs
 
     def forward(self, net, micro, batch):
-        shards = split_and_load(nli_batch(self.data, micro), self.ctxs)
-        outs = [(net(t, s, v), y) for t, s, v, y in shards]
+        batch = nli_batch(self.data, micro)
+        shards = split_and_load(batch, self.ctxs)
+        if self.args.pack:      # the encoder on the real tokens only (model.packing)
+            packed = self.packed(net)
+            outs = [(packed(t, s, v, *p), y) for (t, s, v, y), p in
+                    zip(shards, packing_shards(batch[2], batch[0].shape[1], self.ctxs))]
+        else:
+            outs = [(net(t, s, v), y) for t, s, v, y in shards]
         ls = [self.loss(y_hat, y) for y_hat, y in outs]
         first = self.ctxs[0]
         loss_sum = mx.nd.add_n(*[l.sum().as_in_context(first) for l in ls])

@@ -117,11 +117,19 @@ def _pretraining(args, cluster, model_overrides):
           % (len(paragraphs), len(data), len(data.vocab),
              '' if valid is None else '; %d validation pairs' % len(valid),
              time.perf_counter() - t0), flush=True)
-    config = get_config(args.preset, len(data.vocab), **(model_overrides or {}))
+    overrides = dict(model_overrides or {})
+    if args.dropout is not None:
+        overrides['dropout'] = args.dropout
+    config = get_config(args.preset, len(data.vocab), **overrides)
     if config.max_len < args.max_len:
         config = config.replace(max_len=args.max_len)
     net = BERTModel(config)
     net.initialize(init.Xavier(), ctx=ctxs)
+    if args.embedding_init == 'normal':
+        enc = net.encoder
+        for param in (enc.token_embedding.weight, enc.segment_embedding.weight,
+                      enc.pos_embedding):
+            param.initialize(init.Normal(1.0), ctx=ctxs, force_reinit=True)
     summary = pretrain(net, data, ctxs, args, cluster=cluster, checkpoint_dir=ckpt_dir,
                        metrics_path=os.path.join(args.output, 'metrics.jsonl'),
                        valid_set=valid)

@@ -21,6 +21,7 @@ from mxnet import autograd, gluon
 
 from gluon_bert.data.batching import iterate_batches, length_buckets
 from gluon_bert.model.bert import select_layer_norm
+from gluon_bert.model.packing import Packed
 from gluon_bert.train import checkpoint as _ckpt
 from gluon_bert.train import devices as _dev
 from gluon_bert.train.divergence import DivergenceCheck
@@ -42,6 +43,22 @@ class Job:
 
     def __init__(self, data, args):
         self.data, self.args = data, args
+        self._packed = {}
+
+    def packed(self, block):
+        """`block` called with packing indices (`model.packing.Packed`), made
+        once per block and hybridized as `block` is."""
+        wrapper = self._packed.get(id(block))
+        if wrapper is None:
+            wrapper = self._packed[id(block)] = self.hybridized_like(Packed(block), block)
+        return wrapper
+
+    @staticmethod
+    def hybridized_like(wrapper, block):
+        """`wrapper` (a block around `block`'s children) hybridized as `block` is."""
+        if block._active:
+            wrapper.hybridize(True, **dict(block._flags))
+        return wrapper
 
     def _sampler(self):
         return length_buckets(self.data.valid_lens, self.args.batch_size, self.args.bucket)

@@ -100,6 +100,9 @@ class TrainArgs:
         None, 'clip the gradients to this global L2 norm (gluon.utils.clip_global_norm)',
         metavar='NORM')
     bucket: int = option(0, BUCKET_HELP, minimum=0)
+    pack: bool = option(True, 'the dense layers, LayerNorms and dropout of the encoder on '
+                        'the real tokens only, not the padded positions (same function; '
+                        'dropout masks differ from an unpacked run)')
     seed: int = option(0, 'random seed (data order, masks, dropout, initialization)')
     grad_accum: int = option(1, 'accumulate the gradients of K micro-batches of B/K per step '
                              '(same update as one batch of B, memory of B/K)', metavar='K',
@@ -167,6 +170,13 @@ class PretrainArgs(TrainArgs):
         None, 'extracted wikitext-2 folder, its zip, or a folder holding either (default: '
         'download into ~/.gluon_bert/datasets)', computation=False)
     preset: str = option('d2l.pretrain', 'model size (a BERTConfig preset)')
+    dropout: typing.Optional[float] = option(
+        None, "the model's dropout rate instead of the preset's (d2l.pretrain: 0.2, the "
+        "chapter's), a change of its regularisation", minimum=0.0)
+    embedding_init: str = option(
+        'xavier', "initialization of the token, segment and position embeddings: 'xavier' "
+        "(the chapter's MXNet code, as every other weight) or 'normal' (N(0, 1), as "
+        "PyTorch's nn.Embedding and the chapter's PyTorch code)", choices=('xavier', 'normal'))
     num_steps: int = option(4000, 'optimizer steps', minimum=1)
     max_len: int = option(128, 'longest pair in tokens, <cls> and <sep> included', minimum=8)
     log_interval: int = option(50, 'steps per logged line of metrics.jsonl', minimum=1)

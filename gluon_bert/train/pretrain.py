@@ -5,14 +5,16 @@ import sys
 import numpy as np
 import mxnet as mx
 from mxnet import gluon
+from mxnet.gluon import nn
 
-from gluon_bert.data.batching import iterate_batches, split_and_load, padded_length
+from gluon_bert.data.batching import iterate_batches, split_and_load, padded_length, \
+    packing_shards
 from gluon_bert.model.bert import cls_encoding
 from gluon_bert.train.loop import Job, train
 
 __all__ = ['pretrain', 'PretrainJob', 'evaluate_pretraining', 'running_means',
            'get_batch_loss_bert', 'pretrain_batch',
-           'split_pretrain_batch', 'flatten_mlm_targets']
+           'split_pretrain_batch', 'flatten_mlm_targets', 'PretrainingHeads']
 
 
 def pretrain_batch(dataset, idx, max_len=None):
@@ -43,35 +45,60 @@ def flatten_mlm_targets(pred_positions, mlm_weights, mlm_labels, seq_len, multip
     return flat, weights, labels
 
 
-def split_pretrain_batch(batch, ctxs):
+def split_pretrain_batch(batch, ctxs, pack=False):
     """One tuple per device: (tokens, segments, valid_lens, flat MLM positions,
-    MLM weights, MLM labels, NSP labels).  Examples are split over the devices with
-    `gluon.utils.split_and_load`; each shard's MLM targets are flattened."""
+    MLM weights, MLM labels, NSP labels, packing).  Examples are split over the
+    devices with `gluon.utils.split_and_load`; each shard's MLM targets are
+    flattened.  `packing`: with `pack`, the shard's (pack_idx, unpack_idx) for
+    the encoder (`gluon_bert.model.packing`), else ()."""
     tokens, segments, valid, pred_positions, mlm_weights, mlm_labels, nsp = batch
     dense = split_and_load((tokens, segments, valid, nsp), ctxs)
+    packings = packing_shards(valid, tokens.shape[1], ctxs) if pack else [()] * len(dense)
     shards, start = [], 0
-    for (t, s, v, y), ctx in zip(dense, ctxs):
+    for (t, s, v, y), ctx, packing in zip(dense, ctxs, packings):
         stop = start + t.shape[0]
         flat, w, lab = flatten_mlm_targets(pred_positions[start:stop], mlm_weights[start:stop],
                                            mlm_labels[start:stop], tokens.shape[1])
         shards.append((t, s, v, mx.nd.array(flat, ctx=ctx, dtype='int32'),
-                       mx.nd.array(w, ctx=ctx), mx.nd.array(lab, ctx=ctx, dtype='int32'), y))
+                       mx.nd.array(w, ctx=ctx), mx.nd.array(lab, ctx=ctx, dtype='int32'), y,
+                       packing))
         start = stop
     return shards
 
 
-def get_batch_loss_bert(net, loss, vocab_size, shards, num_mlm_weights, batch_size):
+class PretrainingHeads(nn.HybridBlock):
+    """The MLM and NSP outputs of a shard's encodings `(B, L, H)`: `net.mlm` over
+    them as one sequence of B * L positions at the flat positions `(1, P)`,
+    `(P, vocab)`, and `net.nsp(net.hidden(<cls>))`, `(B, 2)`.  One graph, so that
+    the reshapes cost nothing in the backward pass (done one by one they copy
+    the vocabulary-sized output).  The parameters are `net`'s."""
+
+    def __init__(self, net, **kwargs):
+        super().__init__(**kwargs)
+        self.vocab_size = net.config.vocab_size
+        self.hidden, self.mlm, self.nsp = net.hidden, net.mlm, net.nsp
+
+    def hybrid_forward(self, F, encoded_X, mlm_pos):
+        mlm_Y_hat = self.mlm(encoded_X.reshape((-3, 0)).expand_dims(0), mlm_pos)
+        return (mlm_Y_hat.reshape((-1, self.vocab_size)),
+                self.nsp(self.hidden(cls_encoding(F, encoded_X))))
+
+
+def get_batch_loss_bert(net, loss, vocab_size, shards, num_mlm_weights, batch_size,
+                        encoder=None, heads=None):
     """MLM and NSP losses of each device shard.  Each shard's loss is normalised by
     the GLOBAL batch's MLM-weight count and size, so the summed gradients equal the
-    gradient of one device on the whole batch, however many devices share it."""
+    gradient of one device on the whole batch, however many devices share it.
+    `encoder`: the block that encodes (default `net.encoder`; a packed shard's
+    `model.packing.Packed(net.encoder)`); `heads`: a `PretrainingHeads` of `net`
+    (default: a new one)."""
+    encoder = encoder or net.encoder
+    heads = heads or PretrainingHeads(net)
     mlm_ls, nsp_ls, ls = [], [], []
-    for tokens, segments, valid_lens, mlm_pos, mlm_weights, mlm_y, nsp_y in shards:
-        encoded_X = net.encoder(tokens, segments, valid_lens)
-        nsp_Y_hat = net.nsp(net.hidden(cls_encoding(mx.nd, encoded_X)))
-        # MaskLM over the shard's encodings as one sequence of B * L positions.
-        mlm_Y_hat = net.mlm(encoded_X.reshape((-3, 0)).expand_dims(0), mlm_pos)
-        mlm_l = loss(mlm_Y_hat.reshape((-1, vocab_size)), mlm_y,
-                     mlm_weights.reshape((-1, 1))).sum() / num_mlm_weights
+    for tokens, segments, valid_lens, mlm_pos, mlm_weights, mlm_y, nsp_y, packing in shards:
+        encoded_X = encoder(tokens, segments, valid_lens, *packing)
+        mlm_Y_hat, nsp_Y_hat = heads(encoded_X, mlm_pos)
+        mlm_l = loss(mlm_Y_hat, mlm_y, mlm_weights.reshape((-1, 1))).sum() / num_mlm_weights
         nsp_l = loss(nsp_Y_hat, nsp_y).sum() / batch_size
         mlm_ls.append(mlm_l)
         nsp_ls.append(nsp_l)
@@ -91,7 +118,7 @@ def evaluate_pretraining(net, dataset, ctxs, batch_size=256):
     vocab_size = net.config.vocab_size
     parts, moments = [], []
     for idx in iterate_batches(len(dataset), batch_size, False):
-        for tokens, segments, valid, mlm_pos, w, mlm_y, nsp_y in split_pretrain_batch(
+        for tokens, segments, valid, mlm_pos, w, mlm_y, nsp_y, _ in split_pretrain_batch(
                 pretrain_batch(dataset, idx), ctxs):
             encoded = net.encoder(tokens, segments, valid)
             nsp_hat = net.nsp(net.hidden(cls_encoding(mx.nd, encoded)))
@@ -157,6 +184,7 @@ class PretrainJob(Job):
         self.valid_set = valid_set if args.eval_interval else None
         self.loss = gluon.loss.SoftmaxCrossEntropyLoss()
         self._warned_collapse = False
+        self._heads = None
 
     def num_steps(self):
         return self.args.num_steps
@@ -167,9 +195,13 @@ class PretrainJob(Job):
     def forward(self, net, micro, batch):
         # Normalised by the GLOBAL batch's counts (see get_batch_loss_bert).
         num_weights = float(self.data.all_mlm_weights[batch].sum()) + 1e-8
-        shards = split_pretrain_batch(pretrain_batch(self.data, micro), self.ctxs)
-        mlm_ls, nsp_ls, ls = get_batch_loss_bert(net, self.loss, self.vocab_size, shards,
-                                                 num_weights, len(batch))
+        shards = split_pretrain_batch(pretrain_batch(self.data, micro), self.ctxs,
+                                      self.args.pack)
+        if self._heads is None:
+            self._heads = self.hybridized_like(PretrainingHeads(net), net)
+        mlm_ls, nsp_ls, ls = get_batch_loss_bert(
+            net, self.loss, self.vocab_size, shards, num_weights, len(batch),
+            self.packed(net.encoder) if self.args.pack else None, self._heads)
         first = self.ctxs[0]
         return ls, [mx.nd.add_n(*[l.as_in_context(first) for l in mlm_ls]).reshape((1,)),
                     mx.nd.add_n(*[l.as_in_context(first) for l in nsp_ls]).reshape((1,))]
