@@ -66,22 +66,24 @@ def split_pretrain_batch(batch, ctxs, pack=False):
     return shards
 
 
+_MLM_LOSS = gluon.loss.SoftmaxCrossEntropyLoss(batch_axis=1)
+
+
 class PretrainingHeads(nn.HybridBlock):
     """The MLM and NSP outputs of a shard's encodings `(B, L, H)`: `net.mlm` over
     them as one sequence of B * L positions at the flat positions `(1, P)`,
-    `(P, vocab)`, and `net.nsp(net.hidden(<cls>))`, `(B, 2)`.  One graph, so that
-    the reshapes cost nothing in the backward pass (done one by one they copy
-    the vocabulary-sized output).  The parameters are `net`'s."""
+    `(1, P, vocab)`, and `net.nsp(net.hidden(<cls>))`, `(B, 2)`, as one graph.
+    The MLM output keeps its leading axis: reshaping the vocabulary-sized array
+    would copy it (at the graph's output, or in the backward pass done one
+    operator at a time).  The parameters are `net`'s."""
 
     def __init__(self, net, **kwargs):
         super().__init__(**kwargs)
-        self.vocab_size = net.config.vocab_size
         self.hidden, self.mlm, self.nsp = net.hidden, net.mlm, net.nsp
 
     def hybrid_forward(self, F, encoded_X, mlm_pos):
         mlm_Y_hat = self.mlm(encoded_X.reshape((-3, 0)).expand_dims(0), mlm_pos)
-        return (mlm_Y_hat.reshape((-1, self.vocab_size)),
-                self.nsp(self.hidden(cls_encoding(F, encoded_X))))
+        return mlm_Y_hat, self.nsp(self.hidden(cls_encoding(F, encoded_X)))
 
 
 def get_batch_loss_bert(net, loss, vocab_size, shards, num_mlm_weights, batch_size,
@@ -98,7 +100,9 @@ def get_batch_loss_bert(net, loss, vocab_size, shards, num_mlm_weights, batch_si
     for tokens, segments, valid_lens, mlm_pos, mlm_weights, mlm_y, nsp_y, packing in shards:
         encoded_X = encoder(tokens, segments, valid_lens, *packing)
         mlm_Y_hat, nsp_Y_hat = heads(encoded_X, mlm_pos)
-        mlm_l = loss(mlm_Y_hat, mlm_y, mlm_weights.reshape((-1, 1))).sum() / num_mlm_weights
+        # (1, P, vocab) with the P targets along axis 1: one loss per target
+        mlm_l = _MLM_LOSS(mlm_Y_hat, mlm_y.reshape((1, -1)),
+                          mlm_weights.reshape((1, -1, 1))).sum() / num_mlm_weights
         nsp_l = loss(nsp_Y_hat, nsp_y).sum() / batch_size
         mlm_ls.append(mlm_l)
         nsp_ls.append(nsp_l)
