@@ -174,8 +174,7 @@ def test_flattened_mlm_loss_equals_the_chapters(wiki):
     idx = np.arange(23)
     batch = pretrain_batch(wiki, idx)
     total_w = float(batch[4].sum())
-    mlm_ls, nsp_ls, _ = get_batch_loss_bert(net, loss, len(wiki.vocab),
-                                            split_pretrain_batch(batch, [mx.cpu()]),
+    mlm_ls, nsp_ls, _ = get_batch_loss_bert(net, split_pretrain_batch(batch, [mx.cpu()]),
                                             total_w, len(idx))
     t, s, v, p, w, y, nsp_y = [mx.nd.array(a) for a in batch]
     _, mlm_hat, nsp_hat = net(t, s, v, p)

@@ -66,28 +66,34 @@ def split_pretrain_batch(batch, ctxs, pack=False):
     return shards
 
 
-_MLM_LOSS = gluon.loss.SoftmaxCrossEntropyLoss(batch_axis=1)
-
-
 class PretrainingHeads(nn.HybridBlock):
-    """The MLM and NSP outputs of a shard's encodings `(B, L, H)`: `net.mlm` over
-    them as one sequence of B * L positions at the flat positions `(1, P)`,
-    `(1, P, vocab)`, and `net.nsp(net.hidden(<cls>))`, `(B, 2)`, as one graph.
-    The MLM output keeps its leading axis: reshaping the vocabulary-sized array
-    would copy it (at the graph's output, or in the backward pass done one
-    operator at a time).  The parameters are `net`'s."""
+    """The MLM and NSP losses of a shard from its encodings `(B, L, H)`, as one
+    graph: `net.mlm` over the encodings as one sequence of B * L positions at the
+    flat positions `(1, P)`, and `net.nsp(net.hidden(<cls>))`; their summed
+    cross-entropies (MLM weighted by the targets' weights) divided by `norms`
+    `(2,)`, the global batch's MLM-weight count and size.  In the graph the
+    vocabulary-sized arrays (logits, log-softmax and their gradients) are
+    neither copied by reshapes nor allocated anew at every step.  The
+    parameters are `net`'s."""
 
     def __init__(self, net, **kwargs):
         super().__init__(**kwargs)
         self.hidden, self.mlm, self.nsp = net.hidden, net.mlm, net.nsp
+        # (1, P, vocab), the P targets along axis 1: one loss per target
+        self.mlm_loss = gluon.loss.SoftmaxCrossEntropyLoss(batch_axis=1)
+        self.nsp_loss = gluon.loss.SoftmaxCrossEntropyLoss()
 
-    def hybrid_forward(self, F, encoded_X, mlm_pos):
+    def hybrid_forward(self, F, encoded_X, mlm_pos, mlm_weights, mlm_y, nsp_y, norms):
         mlm_Y_hat = self.mlm(encoded_X.reshape((-3, 0)).expand_dims(0), mlm_pos)
-        return mlm_Y_hat, self.nsp(self.hidden(cls_encoding(F, encoded_X)))
+        nsp_Y_hat = self.nsp(self.hidden(cls_encoding(F, encoded_X)))
+        mlm_l = self.mlm_loss(mlm_Y_hat, mlm_y.reshape((1, -1)),
+                              mlm_weights.reshape((1, -1, 1))).sum()
+        nsp_l = self.nsp_loss(nsp_Y_hat, nsp_y).sum()
+        return (F.broadcast_div(mlm_l, F.slice_axis(norms, axis=0, begin=0, end=1)),
+                F.broadcast_div(nsp_l, F.slice_axis(norms, axis=0, begin=1, end=2)))
 
 
-def get_batch_loss_bert(net, loss, vocab_size, shards, num_mlm_weights, batch_size,
-                        encoder=None, heads=None):
+def get_batch_loss_bert(net, shards, num_mlm_weights, batch_size, encoder=None, heads=None):
     """MLM and NSP losses of each device shard.  Each shard's loss is normalised by
     the GLOBAL batch's MLM-weight count and size, so the summed gradients equal the
     gradient of one device on the whole batch, however many devices share it.
@@ -99,11 +105,8 @@ def get_batch_loss_bert(net, loss, vocab_size, shards, num_mlm_weights, batch_si
     mlm_ls, nsp_ls, ls = [], [], []
     for tokens, segments, valid_lens, mlm_pos, mlm_weights, mlm_y, nsp_y, packing in shards:
         encoded_X = encoder(tokens, segments, valid_lens, *packing)
-        mlm_Y_hat, nsp_Y_hat = heads(encoded_X, mlm_pos)
-        # (1, P, vocab) with the P targets along axis 1: one loss per target
-        mlm_l = _MLM_LOSS(mlm_Y_hat, mlm_y.reshape((1, -1)),
-                          mlm_weights.reshape((1, -1, 1))).sum() / num_mlm_weights
-        nsp_l = loss(nsp_Y_hat, nsp_y).sum() / batch_size
+        norms = mx.nd.array([num_mlm_weights, batch_size], ctx=tokens.context)
+        mlm_l, nsp_l = heads(encoded_X, mlm_pos, mlm_weights, mlm_y, nsp_y, norms)
         mlm_ls.append(mlm_l)
         nsp_ls.append(nsp_l)
         ls.append(mlm_l + nsp_l)
@@ -184,9 +187,8 @@ class PretrainJob(Job):
 
     def __init__(self, net, dataset, ctxs, args, valid_set=None):
         super().__init__(dataset, args)
-        self.net, self.ctxs, self.vocab_size = net, ctxs, net.config.vocab_size
+        self.net, self.ctxs = net, ctxs
         self.valid_set = valid_set if args.eval_interval else None
-        self.loss = gluon.loss.SoftmaxCrossEntropyLoss()
         self._warned_collapse = False
         self._heads = None
 
@@ -204,7 +206,7 @@ class PretrainJob(Job):
         if self._heads is None:
             self._heads = self.hybridized_like(PretrainingHeads(net), net)
         mlm_ls, nsp_ls, ls = get_batch_loss_bert(
-            net, self.loss, self.vocab_size, shards, num_weights, len(batch),
+            net, shards, num_weights, len(batch),
             self.packed(net.encoder) if self.args.pack else None, self._heads)
         first = self.ctxs[0]
         return ls, [mx.nd.add_n(*[l.as_in_context(first) for l in mlm_ls]).reshape((1,)),
