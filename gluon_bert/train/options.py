@@ -162,8 +162,10 @@ class TrainArgs:
 @dataclass
 class PretrainArgs(TrainArgs):
     """Pretraining BERT (masked LM + next sentence prediction), the chapter's
-    defaults: the `d2l.pretrain` model, 4000 steps of 256 pairs of at most 128
-    tokens, Adam at lr 0.01."""
+    defaults (`d2l.train_bert(..., ctx, 20, 4000)` of d2l 0.12.0, the chapter's
+    revision): the `d2l.pretrain` model, 4000 steps of 256 pairs of at most 128
+    tokens, Adam at lr 1e-3, constant.  (d2l 1.0's later lr 0.01 collapses this
+    model's encoder to one vector within a few steps: results/pretrain-chapter-4000.)"""
     dataset: str = option('wikitext-2', 'pretraining corpus',
                           choices=('wikitext-2', 'synthetic'))
     data_dir: typing.Optional[str] = option(
@@ -177,6 +179,8 @@ class PretrainArgs(TrainArgs):
         'xavier', "initialization of the token, segment and position embeddings: 'xavier' "
         "(the chapter's MXNet code, as every other weight) or 'normal' (N(0, 1), as "
         "PyTorch's nn.Embedding and the chapter's PyTorch code)", choices=('xavier', 'normal'))
+    lr: float = option(1e-3, "learning rate (peak learning rate with a warmup); the "
+                       "chapter's Adam 1e-3 (d2l 1.0's 0.01 collapses this model's encoder)")
     num_steps: int = option(4000, 'optimizer steps', minimum=1)
     max_len: int = option(128, 'longest pair in tokens, <cls> and <sep> included', minimum=8)
     log_interval: int = option(50, 'steps per logged line of metrics.jsonl', minimum=1)
@@ -188,7 +192,7 @@ class PretrainArgs(TrainArgs):
     synthetic_paragraphs: int = option(2000, 'paragraphs of the synthetic corpus', minimum=1)
     output: str = option('runs/pretrain', 'output folder', computation=False)
     recipe: str = option('chapter', "named optimizer recipe, for every option the command "
-                         "line does not give: 'chapter' (the defaults: Adam lr 0.01, "
+                         "line does not give: 'chapter' (the defaults: Adam lr 1e-3, "
                          "constant, 4000 steps) or 'fast' (see below and README)",
                          choices=('chapter', 'fast'), computation=False)
 
