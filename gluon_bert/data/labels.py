@@ -9,7 +9,7 @@ the annotators did not agree) or a number, read with a label map:
   entailment, 1 neutral, 2 contradiction, and -1 for no gold label.
 """
 
-__all__ = ['LABELS', 'LABEL_NAMES', 'LABEL_MAPS', 'NO_LABEL', 'label_id', 'unknown_label']
+__all__ = ['LABELS', 'LABEL_NAMES', 'LABEL_MAPS', 'NO_LABEL', 'read_label']
 
 LABELS = {'entailment': 0, 'contradiction': 1, 'neutral': 2}
 LABEL_NAMES = ['entailment', 'contradiction', 'neutral']
@@ -23,7 +23,7 @@ LABEL_MAPS = {
 }
 
 
-def unknown_label(path, line_no, label, label_map):
+def _unknown_label(path, line_no, label, label_map):
     numbers = ', '.join('%d' % k for k in sorted(LABEL_MAPS[label_map]))
     return ValueError(
         '%s: line %d: unknown label %r (expected one of %s, %r, or a number %s of the %r '
@@ -32,20 +32,23 @@ def unknown_label(path, line_no, label, label_map):
             path, line_no, label, ', '.join(LABEL_NAMES), NO_LABEL, numbers, label_map))
 
 
-def label_id(label, label_map):
-    """(known, class id or None for no gold label) of a label (str or int) of
-    an NLI file, numbers read with `label_map`."""
+def read_label(label, label_map, path, line_no):
+    """The class id of a label (str or int) at line `line_no` of the NLI file
+    `path`, numbers read with `label_map`; None for no gold label.  An unknown
+    label is a ValueError naming the file and line."""
     if isinstance(label, str):
         label = label.strip()
         if label == NO_LABEL:
-            return True, None
+            return None
         if label in LABELS:
-            return True, LABELS[label]
+            return LABELS[label]
         try:
-            label = int(label)
+            number = int(label)
         except ValueError:
-            return False, None
-    if isinstance(label, bool) or not isinstance(label, int):
-        return False, None
+            raise _unknown_label(path, line_no, label, label_map) from None
+    else:
+        number = label
     numbers = LABEL_MAPS[label_map]
-    return (True, numbers[label]) if label in numbers else (False, None)
+    if isinstance(number, bool) or not isinstance(number, int) or number not in numbers:
+        raise _unknown_label(path, line_no, label, label_map)
+    return numbers[number]

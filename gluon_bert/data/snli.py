@@ -36,8 +36,7 @@ from mxnet import gluon
 
 from gluon_bert.data.lines import (find_column, json_key, json_records, json_sentence, nonblank,
                                      split_lines)
-from gluon_bert.data.labels import (LABELS, LABEL_NAMES, LABEL_MAPS, NO_LABEL,
-                                   label_id as _label_id, unknown_label as _unknown_label)
+from gluon_bert.data.labels import LABELS, LABEL_NAMES, LABEL_MAPS, NO_LABEL, read_label
 from gluon_bert.fileio import read_utf8
 from gluon_bert.system import usable_cpus
 from gluon_bert.text.vocab import WordTokenizer, truncation_function
@@ -126,8 +125,6 @@ def read_snli(data_dir, split, label_map='chapter'):
     return read_snli_file(path, label_map)
 
 
-
-
 def _collect(rows):
     """SNLIData's fields (premises, hypotheses, labels, skipped, rows) of the
     rows a parser yields: None for a row without a gold label, else
@@ -151,10 +148,6 @@ def _collect(rows):
                 rows=num_rows)
 
 
-
-
-
-
 def _parse_tsv(lines, first, path, label_map):
     """Rows (see `_collect`) of a TSV file whose header is `lines[first]`."""
     header_no = first + 1
@@ -175,34 +168,19 @@ def _parse_tsv(lines, first, path, label_map):
         if len(cols) != num_cols:
             raise ValueError('%s: line %d: expected %d tab-separated columns, found %d' % (
                 path, line_no, num_cols, len(cols)))
-        label = cols[label_col].strip()
-        known, label_id = _label_id(label, label_map)
-        if not known:
-            raise _unknown_label(path, line_no, label, label_map)
-        if label_id is None:
-            yield None
-            continue
-        yield label_id, clean(cols[premise_col]), clean(cols[hypothesis_col])
-
-
-
-
-
-
+        label_id = read_label(cols[label_col], label_map, path, line_no)
+        yield None if label_id is None else (
+            label_id, clean(cols[premise_col]), clean(cols[hypothesis_col]))
 
 
 def _parse_jsonl(lines, first, path, label_map):
     """Rows (see `_collect`) of a JSON-lines file."""
     for line_no, record in json_records(lines, first, path):
-        label = json_key(record, _LABEL_KEYS, path, line_no)
-        known, label_id = _label_id(label, label_map)
-        if not known:
-            raise _unknown_label(path, line_no, label, label_map)
-        if label_id is None:
-            yield None
-            continue
-        yield (label_id, json_sentence(record, _PREMISE_KEYS, path, line_no),
-               json_sentence(record, _HYPOTHESIS_KEYS, path, line_no))
+        label_id = read_label(json_key(record, _LABEL_KEYS, path, line_no), label_map, path,
+                              line_no)
+        yield None if label_id is None else (
+            label_id, json_sentence(record, _PREMISE_KEYS, path, line_no),
+            json_sentence(record, _HYPOTHESIS_KEYS, path, line_no))
 
 
 # --------------------------------------------------------------------------
