@@ -90,6 +90,23 @@ def test_bad_line_is_one_error_naming_file_and_line(finetuned_model, tmp_path):
     assert run_command('predict', ['--model', finetuned_model, '--file', path]) == 1
 
 
+@pytest.mark.parametrize('command, script', [('predict', 'predict.py'), ('evaluate', 'evaluate.py'),
+                                             ('compare', 'compare_pytorch.py')])
+def test_max_len_below_a_pair_is_one_error_line(finetuned_model, tmp_path, command, script):
+    """A --max-len no pair fits in is refused when the options are parsed: one
+    `error:` line naming the option and the minimum, no traceback."""
+    args = {'predict': ['--model', finetuned_model, 'a man sleeps', 'a man is awake'],
+            'evaluate': ['--model', finetuned_model, '--data', str(tmp_path / 'none.tsv')],
+            'compare': ['--dataset', 'synthetic']}[command]
+    r = subprocess.run([sys.executable, os.path.join(ROOT, 'scripts', script), '--max-len', '2']
+                       + args, capture_output=True, text=True, cwd=str(tmp_path))
+    assert r.returncode == 2 and 'Traceback' not in r.stderr, r.stderr
+    errors = [line for line in r.stderr.splitlines() if 'error:' in line]
+    assert len(errors) == 1 and 'argument --max-len: must be at least 5' in errors[0], r.stderr
+    if command == 'predict':             # the minimum itself is accepted
+        assert run_command('predict', ['--max-len', '5'] + args) == 0
+
+
 def test_progress_bar_goes_to_stderr(finetuned_model, tmp_path, capsys):
     premises, hypotheses = unlabelled_pairs()
     path = write(tmp_path / 'pairs.jsonl', ''.join(

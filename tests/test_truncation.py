@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from gluon_bert.data.snli import SNLIBERTDataset, encode_pairs
-from gluon_bert.text.vocab import (WordTokenizer, build_vocab, truncate_pair,
+from gluon_bert.text.vocab import (MIN_PAIR_LEN, WordTokenizer, build_vocab, truncate_pair,
                                    truncate_pair_by_ratio, truncate_pair_of_tokens)
 from gluon_bert.train.options import FinetuneArgs, parse_args
 
@@ -64,6 +64,21 @@ def test_unknown_mode_is_refused():
         parse_args(FinetuneArgs, ['--truncation', 'middle'])
     assert parse_args(FinetuneArgs, []).truncation == 'longest-first'
     assert parse_args(FinetuneArgs, ['--truncation', 'ratio']).truncation == 'ratio'
+
+
+@pytest.mark.parametrize('truncate', [truncate_pair_of_tokens, truncate_pair_by_ratio])
+def test_a_budget_below_one_token_a_side_is_refused(truncate):
+    """Below MIN_PAIR_LEN (<cls>, a token of each side, two <sep>) no pair fits:
+    a ValueError names max_len; at MIN_PAIR_LEN each side keeps one token."""
+    for max_len in range(-1, MIN_PAIR_LEN):
+        with pytest.raises(ValueError, match='max_len %d is too short' % max_len):
+            truncate(tokens(4, 'p'), tokens(3, 'h'), max_len)
+    assert truncate(tokens(4, 'p'), tokens(3, 'h'), MIN_PAIR_LEN) == (['p0'], ['h0'])
+    vocab = build_vocab([tokens(4, 'p') + tokens(3, 'h')], min_freq=1)
+    with pytest.raises(ValueError, match='max_len 4 is too short'):
+        encode_pairs(['p0 p1'], ['h0'], 4, WordTokenizer(vocab))
+    with pytest.raises(ValueError, match='max_len 2 is too short for a sentence'):
+        encode_pairs(['p0 p1'], None, 2, WordTokenizer(vocab))
 
 
 def lengths_of(arrays):

@@ -15,6 +15,7 @@ function `NAME_main(argv)` of this package (`pretrain_main`, `finetune_main`,
 ...); scripts/*.py call the same functions.  A command's module is imported only
 when it runs: only `compare` needs PyTorch, only `export --format onnx` onnx.
 """
+import argparse
 import importlib
 import os
 import shlex
@@ -35,7 +36,27 @@ COMMANDS = {
 }
 _MAINS = {function: module for module, function, _ in COMMANDS.values()}
 
-__all__ = ['main', 'run', 'COMMANDS'] + sorted(_MAINS)
+__all__ = ['main', 'run', 'COMMANDS', 'at_least', 'max_len_type'] + sorted(_MAINS)
+
+
+def at_least(minimum, why=''):
+    """An argparse type: an integer of at least `minimum` (`why`: the reason,
+    shown in the error)."""
+    def parse(text):
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError('must be at least %d%s, got %s'
+                                             % (minimum, ' (%s)' % why if why else '', text))
+        return value
+    parse.__name__ = 'int'
+    return parse
+
+
+def max_len_type():
+    """The argparse type of `--max-len`: at least the shortest max_len a sentence
+    pair fits in (`text.vocab.MIN_PAIR_LEN`)."""
+    from gluon_bert.text.vocab import MIN_PAIR_LEN
+    return at_least(MIN_PAIR_LEN, '<cls>, a token of each sentence and two <sep>')
 
 
 def __getattr__(name):

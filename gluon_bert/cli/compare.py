@@ -13,6 +13,7 @@ the same hyperparameters; each framework runs in its own process.
 import argparse
 import sys
 
+from gluon_bert.cli import max_len_type
 from gluon_bert.compare import harness as compare
 from gluon_bert.fileio import write_json_atomic
 from gluon_bert.system import usable_cpus
@@ -39,7 +40,7 @@ def parse_args(argv=None):
                    metavar=('TRAIN', 'TEST'), help='sizes of the synthetic task')
     p.add_argument('--max-train-examples', type=int, help='use only the first N training pairs')
     p.add_argument('--max-test-examples', type=int)
-    p.add_argument('--max-len', type=int, default=128)
+    p.add_argument('--max-len', type=max_len_type(), default=128)
     p.add_argument('--batch-size', type=int, default=512)
     p.add_argument('--num-epochs', '--epochs', dest='num_epochs', type=int, default=5)
     p.add_argument('--lr', type=float, default=1e-4)

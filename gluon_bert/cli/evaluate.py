@@ -5,17 +5,8 @@ precision/recall/F1, confusion matrix and MCC.
 """
 import argparse
 
+from gluon_bert.cli import at_least, max_len_type
 from gluon_bert.inference import evaluate_file
-
-
-def _at_least(minimum):
-    def parse(text):
-        value = int(text)
-        if value < minimum:
-            raise argparse.ArgumentTypeError('must be at least %d, got %s' % (minimum, text))
-        return value
-    parse.__name__ = 'int'
-    return parse
 
 
 def evaluate_main(argv=None):
@@ -24,8 +15,8 @@ def evaluate_main(argv=None):
     p.add_argument('--data', required=True, help='SNLI file (official, simple TSV or JSONL); '
                    'for a finetune-task classifier, a file with the columns of its task.json')
     p.add_argument('--json', help='where to write the report (default: MODEL/eval_<data>.json)')
-    p.add_argument('--max-len', type=_at_least(8), default=128)
-    p.add_argument('--batch-size', type=_at_least(1), default=512)
+    p.add_argument('--max-len', type=max_len_type(), default=128)
+    p.add_argument('--batch-size', type=at_least(1), default=512)
     p.add_argument('--ctx', default='cpu')
     p.add_argument('--label-map', choices=('chapter', 'glue'), default='chapter',
                    help="numeric labels: 'chapter' 0 entailment, 1 contradiction, 2 neutral; "

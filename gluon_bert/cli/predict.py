@@ -14,14 +14,8 @@ line in the file); without --output the lines go to stdout.
 """
 import argparse
 
+from gluon_bert.cli import at_least, max_len_type
 from gluon_bert.inference import predict_file, predict_text
-
-
-def _positive(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError('must be at least 1, got %s' % text)
-    return value
 
 
 def predict_main(argv=None):
@@ -32,11 +26,11 @@ def predict_main(argv=None):
     p.add_argument('--file', help='NLI file of pairs to classify (TSV or JSONL)')
     p.add_argument('--output', help='JSON-lines file of the predictions of --file '
                    '(default: stdout)')
-    p.add_argument('--batch-size', type=_positive, default=256,
+    p.add_argument('--batch-size', type=at_least(1), default=256,
                    help='pairs per batch with --file (default: 256)')
     p.add_argument('--no-progress', dest='progress', action='store_false',
                    help='no progress bar (on stderr) with --file')
-    p.add_argument('--max-len', type=_positive, default=None,
+    p.add_argument('--max-len', type=max_len_type(), default=None,
                    help='longest pair in tokens (default: the max_len of the fine-tuning)')
     p.add_argument('--ctx', default='cpu')
     a = p.parse_args(argv)

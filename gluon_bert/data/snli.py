@@ -39,7 +39,7 @@ from gluon_bert.data.lines import (find_column, json_key, json_records, json_sen
 from gluon_bert.data.labels import LABELS, LABEL_NAMES, LABEL_MAPS, NO_LABEL, read_label
 from gluon_bert.fileio import read_utf8
 from gluon_bert.system import usable_cpus
-from gluon_bert.text.vocab import WordTokenizer, truncation_function
+from gluon_bert.text.vocab import WordTokenizer, check_pair_len, truncation_function
 
 __all__ = ['LABELS', 'LABEL_NAMES', 'LABEL_MAPS', 'SNLIData', 'read_snli_file', 'read_snli',
            'describe_reading', 'encode_pairs', 'SNLIBERTDataset']
@@ -205,6 +205,11 @@ def _encode_flat(premises, hypotheses, max_len, tokenizer, truncation='longest-f
     end in one int32 array, with each pair's premise length and valid length."""
     n = len(premises)
     truncate = truncation_function(truncation)
+    if hypotheses is not None:
+        check_pair_len(max_len)
+    elif max_len < 3:
+        raise ValueError('max_len %d is too short for a sentence: <cls>, one token and <sep> '
+                         'need at least 3' % max_len)
     flat = []
     premise_lens = np.empty(n, dtype=np.int32)
     valid_lens = np.empty(n, dtype=np.int32)

@@ -13,7 +13,11 @@ import gluonnlp as nlp
 from gluon_bert.fileio import write_json_atomic, write_text_atomic
 
 __all__ = ['tokenize', 'build_vocab', 'truncate_pair_of_tokens', 'truncate_pair_by_ratio',
-           'truncate_pair', 'truncation_function', 'TRUNCATIONS', 'TokenizerBase', 'WordTokenizer']
+           'truncate_pair', 'truncation_function', 'TRUNCATIONS', 'MIN_PAIR_LEN',
+           'check_pair_len', 'TokenizerBase', 'WordTokenizer']
+
+# The shortest max_len a pair fits in: <cls>, one token of each side, two <sep>.
+MIN_PAIR_LEN = 5
 
 
 def tokenize(lines):
@@ -31,9 +35,17 @@ def build_vocab(token_lists, min_freq=5):
                      reserved_tokens=['<mask>', '<cls>', '<sep>'])
 
 
+def check_pair_len(max_len):
+    """Refuse (ValueError) a `max_len` below `MIN_PAIR_LEN`: no pair fits in it."""
+    if max_len < MIN_PAIR_LEN:
+        raise ValueError('max_len %d is too short for a sentence pair: <cls>, one token of '
+                         'each sentence and two <sep> need at least %d' % (max_len, MIN_PAIR_LEN))
+
+
 def truncate_pair_of_tokens(p_tokens, h_tokens, max_len):
     """Truncate the pair, longest first, in place, until it fits with one `<cls>`
-    and two `<sep>` in `max_len` positions."""
+    and two `<sep>` in `max_len` positions (at least `MIN_PAIR_LEN`)."""
+    check_pair_len(max_len)
     while len(p_tokens) + len(h_tokens) > max_len - 3:
         if len(p_tokens) > len(h_tokens):
             p_tokens.pop()
@@ -49,14 +61,16 @@ def truncate_pair_by_ratio(p_tokens, h_tokens, max_len):
 
     With lengths `a`, `b` and `a + b > B` the first side keeps
     `a' = floor(B * a / (a + b) + 1/2)` tokens (computed in integers), clamped to
-    `[1, B - 1]` when both sides are non-empty and `B >= 2`, and the second side
-    `B - a'`: the pair is then exactly `B` tokens long, and neither side grows."""
+    `[1, B - 1]` when both sides are non-empty, and the second side
+    `B - a'`: the pair is then exactly `B` tokens long, and neither side grows.
+    `max_len` is at least `MIN_PAIR_LEN` (B >= 2)."""
+    check_pair_len(max_len)
     a, b = len(p_tokens), len(h_tokens)
     budget = max_len - 3
     if a + b <= budget:
         return p_tokens, h_tokens
     keep = (2 * budget * a + a + b) // (2 * (a + b))
-    if a and b and budget >= 2:
+    if a and b:
         keep = min(max(keep, 1), budget - 1)
     del p_tokens[keep:]
     del h_tokens[budget - keep:]
