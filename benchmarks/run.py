@@ -157,41 +157,11 @@ JOBS = [
     ('sgemm_torch_t2', 'sgemm', 2, dict(lib='torch')),
 ]
 
-# The summary's speed-ups: {key: (job, baseline job)}, examples or pairs per second.
-RATIOS = {
-    # gluon_bert with --bucket 10 (its fast setting).  Against the PyTorch twin
-    # with per-batch padding: both on the very same batches.
-    'finetune_speedup_vs_d2l_mxnet': ('ft_gluon_bucket10', 'ft_d2l_mxnet'),
-    'finetune_speedup_vs_pytorch_padded': ('ft_gluon_bucket10', 'ft_torch_padded_t1'),
-    'finetune_speedup_vs_pytorch_dynamic': ('ft_gluon_bucket10', 'ft_torch_bucket10_t1'),
-    # gluon_bert's default: shuffled batches as the chapter, padded per batch.
-    'finetune_bucket0_speedup_vs_d2l_mxnet': ('ft_gluon_bucket0', 'ft_d2l_mxnet'),
-    'finetune_bucket0_speedup_vs_pytorch_padded': ('ft_gluon_bucket0', 'ft_torch_padded_t1'),
-    'finetune_bucket0_speedup_vs_pytorch_dynamic': ('ft_gluon_bucket0', 'ft_torch_dynamic_t1'),
-    # Every framework on both cores.
-    'finetune_speedup_vs_d2l_mxnet_2threads': ('ft_gluon_bucket10_t2', 'ft_d2l_mxnet_t2'),
-    'finetune_speedup_vs_pytorch_padded_2threads': ('ft_gluon_bucket10_t2', 'ft_torch_padded_t2'),
-    'finetune_speedup_vs_pytorch_dynamic_2threads':
-        ('ft_gluon_bucket10_t2', 'ft_torch_bucket10_t2'),
-    'finetune_bucket0_speedup_vs_d2l_mxnet_2threads': ('ft_gluon_bucket0_t2', 'ft_d2l_mxnet_t2'),
-    'finetune_bucket0_speedup_vs_pytorch_padded_2threads':
-        ('ft_gluon_bucket0_t2', 'ft_torch_padded_t2'),
-    'finetune_bucket0_speedup_vs_pytorch_dynamic_2threads':
-        ('ft_gluon_bucket0_t2', 'ft_torch_dynamic_t2'),
-    'pretrain_speedup_vs_d2l_mxnet': ('pt_gluon_bucket10', 'pt_d2l_mxnet'),
-    'pretrain_bucket0_speedup_vs_d2l_mxnet': ('pt_gluon_bucket0', 'pt_d2l_mxnet'),
-    'pretrain_speedup_vs_d2l_mxnet_2threads': ('pt_gluon_bucket10_t2', 'pt_d2l_mxnet_t2'),
-    'pretrain_bucket0_speedup_vs_d2l_mxnet_2threads': ('pt_gluon_bucket0_t2', 'pt_d2l_mxnet_t2'),
-    'pretrain_chapter_config_speedup_vs_d2l_mxnet': ('pt_chapter_gluon', 'pt_chapter_d2l_mxnet'),
-    'pretrain_chapter_config_speedup_vs_d2l_mxnet_2threads':
-        ('pt_chapter_gluon_t2', 'pt_chapter_d2l_mxnet_t2'),
-}
 TARGETS = dict(finetune_vs_d2l_mxnet=5.0, finetune_vs_pytorch_padded=3.0,
                finetune_vs_pytorch_dynamic=1.25, pretrain_vs_d2l_mxnet=3.0,
                snli_preprocess_seconds_550k=15.0)
 
-# The report's rows: (job, label) per table, and the ratios against their targets
-# (label, ratio with --bucket 10, ratio with the default bucket 0, target).
+# The report's rows: (job, label) per table.
 FT_ROWS = [('ft_d2l_mxnet', "(a) chapter's MXNet code, padded to 128"),
            ('ft_gluon_bucket10', '(b) gluon_bert finetune, --bucket 10'),
            ('ft_gluon_bucket0', '(b) gluon_bert finetune, default (bucket 0)'),
@@ -218,29 +188,44 @@ PREP_ROWS = [('snli_d2l', "SNLIBERTDataset, chapter's code", 'pairs'),
              ('snli_gluon', 'SNLIBERTDataset, gluon_bert', 'pairs'),
              ('wiki_d2l', 'WikiText-2 examples, d2l', 'examples'),
              ('wiki_gluon', 'WikiText-2 examples, gluon_bert', 'examples')]
+# The summary's speed-ups (examples or pairs per second), each row against a
+# target: (label, target, (key, job, baseline job) of gluon_bert with --bucket 10
+# (its fast setting) or None, the same of its default: shuffled batches as the
+# chapter, padded per batch), on 1 thread; `on_two_threads` adds the same on 2.
+# Against the PyTorch twin "same batches": both on the very same batches.
 CHECKS = [
-    ('fine-tuning vs chapter MXNet', 'finetune_speedup_vs_d2l_mxnet',
-     'finetune_bucket0_speedup_vs_d2l_mxnet', 'finetune_vs_d2l_mxnet'),
-    ('fine-tuning vs PyTorch padded (1 thread)', 'finetune_speedup_vs_pytorch_padded',
-     'finetune_bucket0_speedup_vs_pytorch_padded', 'finetune_vs_pytorch_padded'),
-    ('fine-tuning vs PyTorch, same batches (1 thr)', 'finetune_speedup_vs_pytorch_dynamic',
-     'finetune_bucket0_speedup_vs_pytorch_dynamic', 'finetune_vs_pytorch_dynamic'),
-    ('pretraining vs chapter MXNet', 'pretrain_speedup_vs_d2l_mxnet',
-     'pretrain_bucket0_speedup_vs_d2l_mxnet', 'pretrain_vs_d2l_mxnet'),
-    ('pretraining, chapter config, vs chapter MXNet', None,
-     'pretrain_chapter_config_speedup_vs_d2l_mxnet', 'pretrain_vs_d2l_mxnet'),
-    ('2 threads: fine-tuning vs chapter MXNet', 'finetune_speedup_vs_d2l_mxnet_2threads',
-     'finetune_bucket0_speedup_vs_d2l_mxnet_2threads', 'finetune_vs_d2l_mxnet'),
-    ('2 threads: fine-tuning vs PyTorch padded', 'finetune_speedup_vs_pytorch_padded_2threads',
-     'finetune_bucket0_speedup_vs_pytorch_padded_2threads', 'finetune_vs_pytorch_padded'),
-    ('2 threads: fine-tuning vs PyTorch, same batches',
-     'finetune_speedup_vs_pytorch_dynamic_2threads',
-     'finetune_bucket0_speedup_vs_pytorch_dynamic_2threads', 'finetune_vs_pytorch_dynamic'),
-    ('2 threads: pretraining vs chapter MXNet', 'pretrain_speedup_vs_d2l_mxnet_2threads',
-     'pretrain_bucket0_speedup_vs_d2l_mxnet_2threads', 'pretrain_vs_d2l_mxnet'),
-    ('2 threads: pretraining, chapter config', None,
-     'pretrain_chapter_config_speedup_vs_d2l_mxnet_2threads', 'pretrain_vs_d2l_mxnet'),
+    ('fine-tuning vs chapter MXNet', 'finetune_vs_d2l_mxnet',
+     ('finetune_speedup_vs_d2l_mxnet', 'ft_gluon_bucket10', 'ft_d2l_mxnet'),
+     ('finetune_bucket0_speedup_vs_d2l_mxnet', 'ft_gluon_bucket0', 'ft_d2l_mxnet')),
+    ('fine-tuning vs PyTorch padded', 'finetune_vs_pytorch_padded',
+     ('finetune_speedup_vs_pytorch_padded', 'ft_gluon_bucket10', 'ft_torch_padded_t1'),
+     ('finetune_bucket0_speedup_vs_pytorch_padded', 'ft_gluon_bucket0', 'ft_torch_padded_t1')),
+    ('fine-tuning vs PyTorch, same batches', 'finetune_vs_pytorch_dynamic',
+     ('finetune_speedup_vs_pytorch_dynamic', 'ft_gluon_bucket10', 'ft_torch_bucket10_t1'),
+     ('finetune_bucket0_speedup_vs_pytorch_dynamic', 'ft_gluon_bucket0', 'ft_torch_dynamic_t1')),
+    ('pretraining vs chapter MXNet', 'pretrain_vs_d2l_mxnet',
+     ('pretrain_speedup_vs_d2l_mxnet', 'pt_gluon_bucket10', 'pt_d2l_mxnet'),
+     ('pretrain_bucket0_speedup_vs_d2l_mxnet', 'pt_gluon_bucket0', 'pt_d2l_mxnet')),
+    ('pretraining, chapter config', 'pretrain_vs_d2l_mxnet', None,
+     ('pretrain_chapter_config_speedup_vs_d2l_mxnet', 'pt_chapter_gluon', 'pt_chapter_d2l_mxnet')),
 ]
+
+
+def on_two_threads(check):
+    """The row of CHECKS `check` on 2 threads: its keys with `_2threads`, its
+    jobs' 2-thread twins (`_t2` instead of `_t1`, or added)."""
+    def twin(job):
+        return job[:-len('_t1')] + '_t2' if job.endswith('_t1') else job + '_t2'
+
+    label, target, *pairs = check
+    return ('2 threads: ' + label, target) + tuple(
+        pair and (pair[0] + '_2threads', twin(pair[1]), twin(pair[2])) for pair in pairs)
+
+
+CHECKS = [('1 thread: ' + label, *rest) for label, *rest in CHECKS] + [
+    on_two_threads(check) for check in CHECKS]
+# {key: (job, baseline job)} of every speed-up of CHECKS.
+RATIOS = {key: (job, base) for _, _, *pair in CHECKS for key, job, base in filter(None, pair)}
 # The MXNet training jobs, whose matrix-product rate is also given as a share of
 # MXNet's FullyConnected rate measured in the same run at the same thread count
 # (`<job>_roofline_pct`; the sgemm job of that thread count must have run).
@@ -543,10 +528,9 @@ def format_report(rep):
                                                          rep['snli_preprocess_d2l_seconds_550k']))
     t = rep['targets']
     _table(lines, '%-46s %10s %10s %8s' % ('ratio', 'bucket 10', 'default', 'target'))
-    for label, a, b, target in CHECKS:
-        lines.append('%-46s %10s %10s %8s' % (label, _fmt_x(rep[a]) if a else '',
-                                              _fmt_x(rep[b]),
-                                              '>= %g' % t[target] if target else ''))
+    for label, target, fast, default in CHECKS:
+        lines.append('%-46s %10s %10s %8s' % (label, _fmt_x(rep[fast[0]]) if fast else '',
+                                              _fmt_x(rep[default[0]]), '>= %g' % t[target]))
     lines.append('%-46s %10s %10s %8s' % ('SNLI preprocessing 550k pairs (s)',
                                           rep['snli_preprocess_seconds_550k'], '',
                                           '< %g' % t['snli_preprocess_seconds_550k']))
