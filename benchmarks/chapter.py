@@ -1,23 +1,47 @@
 """The chapter's code paths, the benchmark's baselines: the MXNet section of
 "Natural Language Inference: Fine-Tuning BERT" (its `SNLIBERTDataset`, its
 `BERTClassifier`, `d2l.train_batch_ch13`) and d2l's pretraining step and
-WikiText-2 examples (`_get_batch_loss_bert`, `_read_wiki`, `_WikiTextDataset`).
+WikiText-2 examples (`_get_batch_loss_bert`, `_read_wiki`, `_WikiTextDataset`),
+with the chapter's revision of the d2l library, d2l 0.12.0 (`import_d2l`).
 Each job runs in its own process (see `run.py`); the chapter's classes need
-`from d2l import mxnet as d2l` and `npx.set_np()`, so they are defined inside
-the job that runs them."""
+d2l and `npx.set_np()`, so they are defined inside the job that runs them."""
+import importlib.util
 import multiprocessing
 import os
 import random
 import resource
+import sys
 
 from benchmarks.workers import (MAX_LEN, PRETRAIN_MAX_LEN, SEED, read_json, load_now,
                                 bench_config, finetune_arrays, PretrainArrays, snli_triple,
                                 replicate, measures, timed_examples)
 from gluon_bert.compare.process import CPUClock, max_rss_mib
 
+# The d2l library of the chapter's revision: `train_bert(train_iter, net, loss,
+# vocab_size, ctx, log_interval, num_steps)` with Adam at lr 1e-3.
+D2L_VERSION = '0.12.0'
+
+
+def import_d2l():
+    """d2l 0.12.0's module `d2l.d2l` (which also holds the private helpers
+    `_read_wiki`, `_WikiTextDataset`, `_get_batch_loss_bert`); exits with an
+    error line when `import d2l` finds no d2l or another version."""
+    version = None
+    if importlib.util.find_spec('d2l') is not None:
+        import d2l
+        version = getattr(d2l, '__version__', 'of unknown version')
+    if version != D2L_VERSION:
+        raise SystemExit(
+            "error: the chapter's code is d2l %s, but `import d2l` finds %s: install it "
+            "with `pip install --no-deps d2l==%s`, or next to another d2l with `pip install "
+            "--no-deps --target DIR d2l==%s` and run with PYTHONPATH=DIR"
+            % (D2L_VERSION, 'no d2l' if version is None else 'd2l %s' % version,
+               D2L_VERSION, D2L_VERSION))
+    return sys.modules['d2l.d2l']
+
 
 def _chapter_snli_dataset_class():
-    from d2l import mxnet as d2l
+    d2l = import_d2l()
     from mxnet import gluon, np
 
     class SNLIBERTDataset(gluon.data.Dataset):
@@ -26,8 +50,7 @@ def _chapter_snli_dataset_class():
         def __init__(self, dataset, max_len, vocab=None):
             all_premise_hypothesis_tokens = [[
                 p_tokens, h_tokens] for p_tokens, h_tokens in zip(
-                *[d2l.tokenize([s.lower() for s in sentences])
-                  for sentences in dataset[:2]])]
+                d2l.tokenize(dataset[0]), d2l.tokenize(dataset[1]))]
 
             self.labels = np.array(dataset[2])
             self.vocab = vocab
@@ -89,23 +112,25 @@ def _chapter_classifier_class():
 
         def __init__(self, bert):
             super(BERTClassifier, self).__init__()
-            self.encoder = bert.encoder
-            self.hidden = bert.hidden
-            self.output = nn.Dense(3)
+            self.bert = bert
+            self.classifier = nn.Sequential()
+            self.classifier.add(nn.Dense(256, activation='relu'))
+            # There are 3 possible outputs: entailment, contradiction, and neutral
+            self.classifier.add(nn.Dense(3))
 
         def forward(self, inputs):
             tokens_X, segments_X, valid_lens_x = inputs
-            encoded_X = self.encoder(tokens_X, segments_X, valid_lens_x)
-            return self.output(self.hidden(encoded_X[:, 0, :]))
+            encoded_X, _, _ = self.bert(tokens_X, segments_X, valid_lens_x)
+            return self.classifier(encoded_X[:, 0, :])
 
     return BERTClassifier
 
 
 def _d2l_vocab(idx_to_token):
-    """The chapter's `load_pretrained_model` vocabulary: an empty d2l.Vocab given
-    the pretrained model's token list."""
-    from d2l import mxnet as d2l
-    vocab = d2l.Vocab()
+    """A d2l.Vocab holding the token list `idx_to_token` (the chapter's
+    pretraining vocabulary)."""
+    d2l = import_d2l()
+    vocab = d2l.Vocab([])
     vocab.idx_to_token = list(idx_to_token)
     vocab.token_to_idx = {token: idx for idx, token in enumerate(vocab.idx_to_token)}
     return vocab
@@ -114,7 +139,7 @@ def _d2l_vocab(idx_to_token):
 def ft_d2l(job, spec):
     """(a) The chapter's MXNet fine-tuning code path."""
     import numpy as onp
-    from d2l import mxnet as d2l
+    d2l = import_d2l()
     import mxnet as mx
     from mxnet import gluon, np, npx
     npx.set_np()
@@ -123,11 +148,11 @@ def ft_d2l(job, spec):
     c = bench_config(job, spec)
     data = finetune_arrays(job, spec)
     B, W = spec['batch_size'], spec['ft_warmup']
-    # load_pretrained_model('bert.small', ...): the same d2l.BERTModel, Xavier
-    # weights instead of the downloaded ones (the speed does not depend on them).
+    # The chapter's pretrained d2l.BERTModel, of the benchmark's sizes, with
+    # Xavier weights (the speed does not depend on them).
     bert, devices = _d2l_bert(c)
     net = _chapter_classifier_class()(bert)
-    net.output.initialize(ctx=devices)
+    net.classifier.initialize(ctx=devices)
 
     class ChapterArrays(gluon.data.Dataset):
         """The arrays the chapter's SNLIBERTDataset holds (mxnet.np, padded to
@@ -176,10 +201,11 @@ def ft_d2l(job, spec):
 
 
 def pt_d2l(job, spec):
-    """d2l's pretraining step: `_get_batch_loss_bert` + `trainer.step(1)`, the
-    chapter's `train_bert` loop over a DataLoader of max_len-padded examples."""
+    """d2l's pretraining step: `_get_batch_loss_bert` + `trainer.step(1)` with
+    Adam at lr 1e-3, the chapter's `train_bert` loop over a DataLoader of
+    max_len-padded examples."""
     import numpy as onp
-    from d2l import mxnet as d2l
+    d2l = import_d2l()
     import mxnet as mx
     from mxnet import autograd, gluon, np, npx
     npx.set_np()
@@ -201,7 +227,7 @@ def pt_d2l(job, spec):
     net, devices = _d2l_bert(c)
     loss = gluon.loss.SoftmaxCELoss()
     vocab_size = c.vocab_size
-    trainer = gluon.Trainer(net.collect_params(), 'adam', {'learning_rate': 0.01})
+    trainer = gluon.Trainer(net.collect_params(), 'adam', {'learning_rate': 1e-3})
     load = load_now()
     step, clock, seen = 0, None, 0
     mlm_sum = nsp_sum = 0.0
@@ -239,14 +265,19 @@ def pt_d2l(job, spec):
 
 
 def _d2l_bert(c):
-    """(d2l.BERTModel of the config `c`, Xavier-initialised, its devices)."""
-    from d2l import mxnet as d2l
-    from mxnet import init
-    # d2l 1.0.3's try_all_gpus() returns [] without a GPU (its docstring: [cpu()]).
-    devices = d2l.try_all_gpus() or [d2l.cpu()]
-    net = d2l.BERTModel(c.vocab_size, c.num_hiddens, c.ffn_num_hiddens, c.num_heads,
-                        c.num_blks, c.dropout, c.max_len)
+    """(d2l.BERTModel of the sizes of the config `c`, built and Xavier-initialised
+    as the chapter builds its BERT (max_len d2l's default), its devices: the
+    chapter's `d2l.try_all_gpus()`).  All its parameters hold weights, as after
+    the chapter's pretraining (a trainer of them all needs the MaskLM's too)."""
+    d2l = import_d2l()
+    from mxnet import init, np
+    devices = d2l.try_all_gpus()
+    net = d2l.BERTModel(c.vocab_size, num_hiddens=c.num_hiddens,
+                        ffn_num_hiddens=c.ffn_num_hiddens, num_heads=c.num_heads,
+                        num_layers=c.num_blks, dropout=c.dropout)
     net.initialize(init.Xavier(), ctx=devices)
+    ids = np.zeros((1, 2), dtype='int32', ctx=devices[0])
+    net(ids, ids, np.array([2.0], ctx=devices[0]), ids[:, :1])
     return net, devices
 
 
@@ -288,7 +319,7 @@ def _live_children_peak_rss():
 
 def wiki_d2l(job, spec):
     """d2l's `_read_wiki` + `_WikiTextDataset` (max_len 64)."""
-    from d2l import mxnet as d2l
+    d2l = import_d2l()
     from mxnet import npx
     npx.set_np()
     random.seed(SEED)

@@ -9,9 +9,13 @@ job but the chapter-configuration pair: `bert.small` (2 blocks, 256 hidden, 4
 heads, FFN 512, dropout 0.1) over the WikiText-2 word vocabulary (min_freq 5),
 as after the chapter's pretraining.  The jobs are the table `JOBS` below.
 
+The chapter's code is its revision of the d2l library, d2l 0.12.0 (`pip install
+--no-deps d2l==0.12.0`, or into a folder of its own put on PYTHONPATH).
+
 1. Fine-tuning examples/sec on real SNLI pairs (batch `--batch-size`):
    (a) the chapter's MXNet code path (`chapter.py`): d2l's `BERTModel`, the
-       chapter's `BERTClassifier` (an `nn.Block`), inputs padded to 128 by the
+       chapter's `BERTClassifier` (an `nn.Block`: `Dense(256, relu)` and
+       `Dense(3)` on the `<cls>` encoding), inputs padded to 128 by the
        chapter's `SNLIBERTDataset` layout, its `gluon.data.DataLoader` (shuffle,
        `d2l.get_dataloader_workers()` workers), `d2l.train_batch_ch13` with
        `d2l.split_batch_multi_inputs`, Adam lr 1e-4;
@@ -27,13 +31,14 @@ as after the chapter's pretraining.  The jobs are the table `JOBS` below.
    the headline ratios (MXNet 1.9.1's CPU operators run on one thread here) and
    with 2 threads as extra rows.
 2. Pretraining pairs/sec on WikiText-2 examples (max_len 64): d2l's
-   `_get_batch_loss_bert` + `trainer.step(1)` over batches padded to max_len with
-   round(0.15 * max_len) MLM slots (as d2l's `_WikiTextDataset` pads), loaded by
-   the chapter's DataLoader, vs gluon_bert's `pretrain`.  Both use the same
-   examples (built by gluon_bert's `WikiTextDataset`; d2l's own build is timed
-   in 3); gluon_bert with and without `--bucket 10`.  And the same pair in the
-   chapter's pretraining configuration (`scripts/pretrain.py`'s defaults): batch
-   256, max_len 128, the `d2l.pretrain` preset, gluon_bert without buckets.
+   `_get_batch_loss_bert` + `trainer.step(1)` (Adam at lr 1e-3, as the chapter's
+   `train_bert`) over batches padded to max_len with round(0.15 * max_len) MLM
+   slots (as d2l's `_WikiTextDataset` pads), loaded by the chapter's DataLoader,
+   vs gluon_bert's `pretrain`.  Both use the same examples (built by
+   gluon_bert's `WikiTextDataset`; d2l's own build is timed in 3); gluon_bert
+   with and without `--bucket 10`.  And the same pair in the chapter's
+   pretraining configuration (`scripts/pretrain.py`'s defaults): batch 256,
+   max_len 128, the `d2l.pretrain` preset, gluon_bert without buckets.
 3. Seconds to build `SNLIBERTDataset` for 550,152 pairs (the SNLI dev file
    replicated, each string a distinct object) -- the chapter's class (reproduced
    in `chapter.py`: `multiprocessing.Pool(4)` mapping a bound method over the
@@ -105,6 +110,8 @@ KINDS = {
     'sgemm': (lambda job, spec: kernels.sgemm(spec), True),
 }
 FT_KINDS, PT_KINDS = ('ft_d2l', 'ft_gluon', 'ft_torch'), ('pt_d2l', 'pt_gluon')
+# The jobs that run the chapter's code (d2l 0.12.0).
+D2L_KINDS = ('ft_d2l', 'pt_d2l', 'snli_d2l', 'wiki_d2l')
 # The chapter's pretraining configuration (scripts/pretrain.py's defaults).
 CHAPTER_PRETRAIN = dict(batch_size=256, max_len=128, preset='d2l.pretrain')
 # Bulk execution off, so the profiler times each operator on its own rather
@@ -363,6 +370,9 @@ def _ratio(a, b):
 
 
 def run_all(args):
+    selected = [j for j in JOBS if args.only is None or any(j[0].startswith(o) for o in args.only)]
+    if any(kind in D2L_KINDS for _, kind, _, _ in selected):
+        chapter.import_d2l()
     mode = 'quick' if args.quick else 'full'
     S = dict(SETTINGS[mode])
     if args.batch_size:
@@ -376,7 +386,6 @@ def run_all(args):
     print('benchmark (%s) in %s; load average %s' % (mode, work, load_start), file=sys.stderr)
     if busy:
         print('other busy processes: %s' % busy, file=sys.stderr)
-    selected = [j for j in JOBS if args.only is None or any(j[0].startswith(o) for o in args.only)]
     try:
         snli_tsv, wiki_dir, notes = prepare_inputs(args.snli, args.wikitext, work)
         base = dict(S, snli_tsv=snli_tsv, wikitext_dir=wiki_dir)
