@@ -12,6 +12,7 @@ from mxnet.gluon import nn
 
 from gluon_bert.model.config import BERTConfig
 from gluon_bert.model.heads import POOLING_HEADS, make_head
+from gluon_bert.model.npmode import legacy_ops, reshape
 from gluon_bert.model.packing import pack, unpack, unpack_with_zeros
 
 __all__ = ['LayerNorm', 'layer_norm', 'select_layer_norm', 'MultiHeadAttention',
@@ -62,6 +63,7 @@ class LayerNorm(nn.HybridBlock):
         self.beta = self.params.get('beta', shape=(units,), init='zeros')
 
     def hybrid_forward(self, F, X, gamma, beta):
+        F = legacy_ops(F)
         if self.impl == 'native':
             return F.LayerNorm(X, gamma, beta, axis=-1, eps=self._epsilon)
         h = self._units
@@ -126,26 +128,27 @@ class MultiHeadAttention(nn.HybridBlock):
 
     # The reshapes avoid MXNet's -3/-4 codes (merge/split two axes), which the
     # ONNX exporter cannot convert: `reverse=True` copies the last axes instead.
-    def _split_heads(self, X):
+    def _split_heads(self, F, X):
         # (B, L, H) -> (B * heads, L, H / heads)
-        X = X.reshape((0, 0, self.num_heads, -1)).transpose((0, 2, 1, 3))
-        return X.reshape((-1, 0, 0), reverse=True)
+        X = reshape(F, X, (0, 0, self.num_heads, -1)).transpose((0, 2, 1, 3))
+        return reshape(F, X, (-1, 0, 0), reverse=True)
 
     def hybrid_forward(self, F, X, valid_lens, pack_idx=None, unpack_idx=None):
         # X: (B, L, H), or the packed real tokens (N, H) with their indices
         # (gluon_bert.model.packing): projections on N rows, attention on (B, L).
+        F = legacy_ops(F)
         q, k, v = self.W_q(X) * self._scale, self.W_k(X), self.W_v(X)
         if pack_idx is not None:
             q, k, v = (unpack(F, a, unpack_idx) for a in (q, k, v))
-        q, k, v = self._split_heads(q), self._split_heads(k), self._split_heads(v)
+        q, k, v = (self._split_heads(F, a) for a in (q, k, v))
         scores = F.batch_dot(q, k, transpose_b=True)           # (B*h, Lq, Lk)
         # Each query of example b may attend to the first valid_lens[b] keys.
         lens = F.repeat(valid_lens.astype('int32'), repeats=self.num_heads, axis=0)
-        lens = F.broadcast_like(lens.expand_dims(1), scores, lhs_axes=(1,), rhs_axes=(1,))
+        lens = F.broadcast_like(F.expand_dims(lens, axis=1), scores, lhs_axes=(1,), rhs_axes=(1,))
         weights = F.softmax(scores, length=lens, use_length=True, axis=-1)
         out = F.batch_dot(self.dropout(weights), v)            # (B*h, Lq, d)
-        out = out.reshape((-1, self.num_heads, 0, 0), reverse=True).transpose((0, 2, 1, 3))
-        out = out.reshape((0, 0, -1))
+        out = reshape(F, out, (-1, self.num_heads, 0, 0), reverse=True).transpose((0, 2, 1, 3))
+        out = reshape(F, out, (0, 0, -1))
         return self.W_o(out if pack_idx is None else pack(F, out, pack_idx))
 
 
@@ -220,14 +223,15 @@ class BERTEncoder(nn.HybridBlock):
 
     def hybrid_forward(self, F, tokens, segments, valid_lens, pack_idx=None, unpack_idx=None,
                        pos_embedding=None):
+        F = legacy_ops(F)
         X = self.token_embedding(tokens) + self.segment_embedding(segments)
         # Add the first L positions to every example.  As the outer product
         # ones (B, 1) x positions (1, L * H), the gradient of the positions is a
         # matrix product rather than MXNet's slow reduction over the batch axis.
         pos = F.slice_like(pos_embedding, X, axes=(1,)).reshape((1, -1))
-        ones = F.ones_like(F.slice_axis(F.slice_axis(X, axis=1, begin=0, end=1),
-                                        axis=2, begin=0, end=1)).reshape((0, 1))
-        X = X + F.dot(ones, pos).reshape_like(X)
+        ones = reshape(F, F.ones_like(F.slice_axis(F.slice_axis(X, axis=1, begin=0, end=1),
+                                                   axis=2, begin=0, end=1)), (0, 1))
+        X = X + F.reshape_like(F.dot(ones, pos), X)
         if self.embed_ln is not None:
             X = self.embed_dropout(self.embed_ln(X))
         if pack_idx is None:
@@ -242,7 +246,7 @@ class BERTEncoder(nn.HybridBlock):
 
 def cls_encoding(F, X):
     """The encoding of the first token (`<cls>`): (B, L, H) -> (B, H)."""
-    return F.slice_axis(X, axis=1, begin=0, end=1).reshape((0, -1))
+    return reshape(F, F.slice_axis(X, axis=1, begin=0, end=1), (0, -1))
 
 
 class MaskLM(nn.HybridBlock):
@@ -264,9 +268,10 @@ class MaskLM(nn.HybridBlock):
             self.act = None if act == 'relu' else _activation(act)
 
     def hybrid_forward(self, F, X, pred_positions):
+        F = legacy_ops(F)
         pred_positions = pred_positions.astype('int32')
         batch_idx = F.contrib.arange_like(pred_positions, axis=0).astype('int32')
-        batch_idx = F.broadcast_like(batch_idx.expand_dims(1), pred_positions)
+        batch_idx = F.broadcast_like(F.expand_dims(batch_idx, axis=1), pred_positions)
         masked_X = F.gather_nd(X, F.stack(batch_idx, pred_positions, axis=0))
         h = self.mlp[0](masked_X)
         if self.act is not None:
@@ -302,6 +307,7 @@ class BERTModel(nn.HybridBlock):
             self.nsp = NextSentencePred(config.num_hiddens)
 
     def hybrid_forward(self, F, tokens, segments, valid_lens, pred_positions=None):
+        F = legacy_ops(F)
         encoded_X = self.encoder(tokens, segments, valid_lens)
         mlm_Y_hat = None if pred_positions is None else self.mlm(encoded_X, pred_positions)
         nsp_Y_hat = self.nsp(self.hidden(cls_encoding(F, encoded_X)))
@@ -348,6 +354,7 @@ class BERTClassifier(nn.HybridBlock):
             else [self.output]
 
     def hybrid_forward(self, F, tokens, segments, valid_lens, pack_idx=None, unpack_idx=None):
+        F = legacy_ops(F)
         encoded_X = self.encoder(tokens, segments, valid_lens, pack_idx, unpack_idx)
         if self.pool is not None:
             return self.output(self.pool(encoded_X, valid_lens))

@@ -19,6 +19,8 @@ an unpacked one's.
 import numpy as np
 from mxnet.gluon import nn
 
+from gluon_bert.model.npmode import reshape
+
 __all__ = ['PACK_MULTIPLE', 'packing_indices', 'pack', 'unpack', 'unpack_with_zeros',
            'Packed']
 
@@ -45,7 +47,7 @@ def packing_indices(valid_lens, seq_len, multiple=PACK_MULTIPLE):
 
 def pack(F, X, pack_idx):
     """(B, L, H) -> (N, H): the rows of `pack_idx`."""
-    return F.take(X.reshape((-3, 0)), pack_idx)
+    return F.take(reshape(F, X, (-3, 0)), pack_idx)
 
 
 def unpack(F, X, unpack_idx):
