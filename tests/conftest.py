@@ -113,6 +113,21 @@ _nli_arrays_fixture = _helper_fixture('nli_arrays', make_nli_arrays)
 _tiny_pretrained_fixture = _helper_fixture('tiny_pretrained', make_tiny_pretrained)
 
 
+D2L_VERSION = '0.12.0'
+
+
+@pytest.fixture(scope='session')
+def d2l012():
+    """The d2l library of the chapter's revision, d2l 0.12.0 (`import d2l`;
+    README's test install puts it there)."""
+    import d2l
+    version = getattr(d2l, '__version__', None)
+    assert version == D2L_VERSION, (
+        "the tests compare with the chapter's d2l %s, but `import d2l` finds %s (%s): "
+        "pip install --no-deps d2l==%s" % (D2L_VERSION, version, d2l.__file__, D2L_VERSION))
+    return d2l
+
+
 @pytest.fixture(scope='session')
 def finetuned_model(tmp_path_factory):
     """A classifier folder fine-tuned by `gluon_bert.train.jobs.run_finetuning`
