@@ -113,6 +113,14 @@ _nli_arrays_fixture = _helper_fixture('nli_arrays', make_nli_arrays)
 _tiny_pretrained_fixture = _helper_fixture('tiny_pretrained', make_tiny_pretrained)
 
 
+@pytest.fixture
+def numpy_mode():
+    """`npx.set_np`, to call inside the test; NumPy mode is off again after it."""
+    from mxnet import npx
+    yield npx.set_np
+    npx.reset_np()
+
+
 D2L_VERSION = '0.12.0'
 
 

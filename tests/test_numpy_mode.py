@@ -4,7 +4,7 @@ hybridized or not, with the outputs and gradients of the legacy `mx.nd` path
 import numpy as np
 import mxnet as mx
 import pytest
-from mxnet import autograd, npx
+from mxnet import autograd
 
 from gluon_bert.model.bert import BERTClassifier, BERTModel
 from gluon_bert.model.config import BERTConfig
@@ -52,13 +52,6 @@ def run(make, inputs, weights, hybridize):
     assert all(type(o) is kind for o in out)
     return ([o.asnumpy() for o in out],
             {k: p.grad().asnumpy() for k, p in params.items() if p.grad_req != 'null'})
-
-
-@pytest.fixture
-def numpy_mode():
-    """Turn NumPy mode on inside the test (`npx.set_np()`), off after it."""
-    yield npx.set_np
-    npx.reset_np()
 
 
 def _bert():
