@@ -51,7 +51,7 @@ def train_bert(train_iter, net, loss, vocab_size, ctx, log_interval, num_steps):
     positions) plus the NSP loss (the mean), Adam at lr 1e-3, constant,
     `trainer.step(1)`.  The steps run in gluon_bert's pretraining loop
     (`gluon_bert.train.pretrain`: batches padded to their longest pair, the
-    encoder on the real tokens only, one hybridized graph) on a copy of `net`,
+    encoder on the real tokens only, hybridized) on a copy of `net`,
     whose parameters are then copied into `net`.  Prints the running means of
     both losses over all steps and the speed; in a notebook it also plots the
     running means every `log_interval` steps."""
