@@ -28,7 +28,7 @@ import time
 
 from gluon_bert.fileio import WriteError, read_json
 
-__all__ = ['LOCK_FILE', 'FINISHED', 'FolderInUseError', 'OutputLock', 'claim_output',
+__all__ = ['LOCK_FILE', 'BEST_FOLDER', 'FINISHED', 'FolderInUseError', 'OutputLock', 'claim_output',
            'acquire_lock', 'folder_kind']
 
 LOCK_FILE = '.gluon_bert.lock'
@@ -36,9 +36,11 @@ ARGS_FILE = 'args.json'
 # The file whose presence means that a job's run is complete.
 FINISHED = {'pretrain': 'model.params', 'finetune': 'metrics.json', 'task': 'metrics.json',
             'convert': 'model.params'}
+# The pretraining folder of the best validation step, inside a pretraining output.
+BEST_FOLDER = 'best'
 # Files and folders only a gluon_bert job writes.
 RUN_FILES = ('args.json', 'model.params', 'classifier.params', 'metrics.json',
-             'metrics.jsonl', 'summary.json', 'task.json', 'checkpoints')
+             'metrics.jsonl', 'summary.json', 'task.json', 'checkpoints', BEST_FOLDER)
 _TRASH = '.replaced-'
 
 

@@ -354,6 +354,29 @@ def test_pretraining_resumes_to_the_same_model(wiki, tmp_path, bucket, params_of
     assert s_resumed['nsp_loss'] == s_whole['nsp_loss']
 
 
+def test_dynamic_masking_redraws_every_pass_and_resumes_to_the_same_model(
+        wiki, tmp_path, params_of, max_diff):
+    """With dynamic_masking each pass trains on a new draw of masks and NSP
+    partners (the run differs from the static one); a run killed mid-way and
+    resumed in a new process (the dataset built anew, at draw 0) ends with the
+    same parameters as the uninterrupted one."""
+    import copy
+    from gluon_bert.train import checkpoint as state
+    static, _ = run_pretrain(copy.deepcopy(wiki), str(tmp_path / 's'))
+    data = copy.deepcopy(wiki)
+    whole, s_whole = run_pretrain(data, str(tmp_path / 'a'), dynamic_masking=True)
+    passes = -(-14 // -(-len(wiki) // 32))
+    assert passes >= 2 and data.draw == passes - 1
+    assert max_diff(params_of(static), params_of(whole)) > 1e-4
+    folder = str(tmp_path / 'b')
+    run_pretrain(copy.deepcopy(wiki), folder, crash_after=8, dynamic_masking=True)
+    assert state.list_checkpoints(folder)[0][0] < 8
+    resumed, s_resumed = run_pretrain(copy.deepcopy(wiki), folder, resume=True,
+                                      dynamic_masking=True)
+    assert max_diff(params_of(whole), params_of(resumed)) == 0.0
+    assert s_resumed['mlm_loss'] == s_whole['mlm_loss']
+
+
 if __name__ == '__main__' and len(sys.argv) > 2 and sys.argv[1] == 'finetune-killed':
     from gluon_bert.cli import finetune_main
     kill_after(int(sys.argv[2]))

@@ -117,7 +117,8 @@ def test_two_devices_equal_one_device(job, wiki, nli, params_of):
             train, test, tok = nli
             bert = fresh_bert(tiny_config(len(tok)), ctxs)
             net = BERTClassifier(bert)
-            net.output.initialize(init.Xavier(), ctx=ctxs)
+            for block in net.new_blocks():
+                block.initialize(init.Xavier(), ctx=ctxs)
             finetune(net, train, None, ctxs, FinetuneArgs(num_epochs=1, batch_size=100, lr=0.5,
                                                           progress=False, optimizer='sgd'))
         results.append(params_of(net))
@@ -130,7 +131,8 @@ def test_two_devices_equal_one_device(job, wiki, nli, params_of):
     net0 = fresh_bert(tiny_config(len(wiki.vocab) if job == 'pretrain' else len(nli[2])),
                       [mx.cpu(0)])
     init0 = params_of(net0)
-    moved = sum(not np.allclose(init0[k], one[k]) for k in init0 if k in one)
+    moved = sum(not np.allclose(init0[k], one[k]) for k in init0
+                if k in one and init0[k].shape == one[k].shape)
     assert moved > len(init0) // 2
 
 
@@ -140,7 +142,8 @@ def test_accuracy_counts_each_example_once(nli):
     scores exactly the share of entailment pairs, in training and evaluation."""
     train, test, tok = nli
     net = BERTClassifier(fresh_bert(tiny_config(len(tok)), [mx.cpu()]))
-    net.output.initialize(init.Zero())
+    for block in net.new_blocks():
+        block.initialize(init.Zero())
     net.output.bias.set_data(mx.nd.array([10.0, 0.0, 0.0]))
     s = finetune(net, train, test, [mx.cpu()], FinetuneArgs(num_epochs=1, batch_size=64, lr=0.0,
                                                             progress=False))
@@ -157,7 +160,8 @@ def test_finetuning_lowers_the_loss(nli):
     first falls after 4.)"""
     train, test, tok = nli
     net = BERTClassifier(fresh_bert(tiny_config(len(tok), dropout=0.1), [mx.cpu()]))
-    net.output.initialize(init.Xavier())
+    for block in net.new_blocks():
+        block.initialize(init.Xavier())
     s = finetune(net, train, test, [mx.cpu()], FinetuneArgs(num_epochs=8, batch_size=32, lr=1e-3,
                                                             progress=False))
     losses = [r['train_loss'] for r in s['records']]
@@ -197,7 +201,8 @@ def test_finetuning_learns_the_synthetic_task(bucket):
     config = tiny_config(len(tok), dropout=0.1, num_hiddens=64, ffn_num_hiddens=128,
                          max_len=32)
     net = BERTClassifier(fresh_bert(config, [mx.cpu()]))
-    net.output.initialize(init.Xavier())
+    for block in net.new_blocks():
+        block.initialize(init.Xavier())
     s = finetune(net, train_set, test_set, [mx.cpu()],
                  FinetuneArgs(num_epochs=12, batch_size=64, lr=1e-3, bucket=bucket,
                               progress=False))
@@ -266,6 +271,56 @@ def test_validation_metrics_are_logged_and_fall(wiki, tmp_path):
     # The running means are the chapter's statistic: the mean over all steps so far.
     assert s['mlm_loss_running'] == pytest.approx(
         sum(r['mlm_loss'] * 40 for r in records) / 240, rel=1e-6)
+
+
+def test_the_best_validation_step_is_kept_as_a_pretraining_folder(wiki, tmp_path):
+    """With a best folder, the parameters of the evaluation with the lowest
+    logged validation loss (MLM + NSP) are saved there as a pretraining folder
+    and named in the summary: the folder's model evaluates to that loss."""
+    import json
+    from gluon_bert.model.folders import load_pretrained_folder
+    from gluon_bert.train.pretrain import evaluate_pretraining
+    valid = wiki.take(150, seed=3)
+    net = fresh_bert(tiny_config(len(wiki.vocab), dropout=0.1), [mx.cpu()])
+    metrics, best = str(tmp_path / 'metrics.jsonl'), str(tmp_path / 'best')
+    s = pretrain(net, wiki, [mx.cpu()],
+                 PretrainArgs(num_steps=60, batch_size=64, lr=2e-3, log_interval=10,
+                              eval_interval=10, progress=False),
+                 metrics_path=metrics, valid_set=valid, best_folder=best)
+    with open(metrics) as f:
+        records = [json.loads(line) for line in f]
+    losses = {r['step']: r['val_mlm_loss'] + r['val_nsp_loss'] for r in records}
+    assert len(losses) == 6
+    lowest = min(losses, key=losses.get)
+    assert s['best']['step'] == lowest and s['best']['folder'] == best
+    assert s['best']['val_loss'] == pytest.approx(losses[lowest])
+    assert [r['step'] for r in records if r.get('best')][-1] == lowest
+    kept = load_pretrained_folder(best)
+    again = evaluate_pretraining(kept.bert, valid, [mx.cpu()])
+    assert again['val_mlm_loss'] == pytest.approx(records[lowest // 10 - 1]['val_mlm_loss'],
+                                                  rel=1e-5)
+
+
+def test_only_a_lower_validation_loss_replaces_the_best_folder(wiki, tmp_path):
+    """The best folder holds the parameters of the lowest loss seen, including
+    the records of a resumed run: a later, higher loss leaves it alone."""
+    from gluon_bert.model.folders import load_pretrained_folder
+    from gluon_bert.train.pretrain import PretrainJob, best_record
+    net = fresh_bert(tiny_config(len(wiki.vocab)), [mx.cpu()])
+    folder = str(tmp_path / 'best')
+    job = PretrainJob(net, wiki, [mx.cpu()], PretrainArgs(eval_interval=1, progress=False),
+                      valid_set=wiki.take(10), best_folder=folder)
+    bias = net.nsp.output.bias
+    records = [dict(step=1, val_mlm_loss=6.0, val_nsp_loss=0.7)]     # before a resume
+    for step, mlm, marker in ((2, 6.5, 2.0), (3, 5.0, 3.0), (4, 5.5, 4.0)):
+        bias.set_data(mx.nd.full(bias.shape, marker))
+        record = dict(step=step, val_mlm_loss=mlm, val_nsp_loss=0.7, val_loss=mlm + 0.7)
+        job._keep_if_best(record, records)
+        records.append(record)
+    assert [r.get('best', False) for r in records[1:]] == [False, True, False]
+    assert best_record(records)['step'] == 3
+    kept = load_pretrained_folder(folder).bert.nsp.output.bias.data().asnumpy()
+    np.testing.assert_array_equal(kept, np.full(bias.shape, 3.0))
 
 
 def test_a_collapsed_encoder_is_measured_and_warned_about(wiki, capsys):

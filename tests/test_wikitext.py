@@ -171,6 +171,43 @@ def test_same_seed_same_arrays_other_seed_differs(paragraphs):
     assert not np.array_equal(first.all_pred_positions, other.all_pred_positions)
 
 
+def test_redraw_gives_new_masks_and_partners_and_the_same_for_the_same_draw(paragraphs):
+    """Dynamic masking: each draw number gives other MLM positions, replacements
+    and NSP partners over the same sentences; draw 0 is the dataset as built, and
+    a draw repeated (as a resumed run does) gives the same arrays."""
+    names = WikiTextDataset.ARRAYS
+    ds = WikiTextDataset(paragraphs, max_len=MAX_LEN, min_freq=1, seed=7)
+    built = {name: getattr(ds, name).copy() for name in names}
+    ds.redraw(1)
+    first = {name: getattr(ds, name).copy() for name in names}
+    assert len(ds) == ds.num_pairs and abs(len(ds) - len(built['nsp_labels'])) < 50
+    n = min(len(ds), len(built['nsp_labels']))
+    assert not np.array_equal(first['nsp_labels'][:n], built['nsp_labels'][:n])
+    moved = (first['all_pred_positions'][:n] != built['all_pred_positions'][:n]).any(axis=1)
+    assert moved.mean() > 0.5
+    assert 0.45 < first['nsp_labels'].mean() < 0.55
+    # The first sentences are the corpus' consecutive pairs either way: the
+    # restored `a` sides of the pairs are the same multiset of sentences.
+    def a_sides(arrays):
+        ids = arrays['all_token_ids'].copy()
+        rows, slots = np.nonzero(arrays['all_mlm_weights'])
+        ids[rows, arrays['all_pred_positions'][rows, slots]] = arrays['all_mlm_labels'][rows, slots]
+        return sorted(split_pair(i, s, v)[0] for i, s, v in
+                      zip(ids, arrays['all_segments'], arrays['valid_lens']))
+    assert len(set(a_sides(first)) & set(a_sides(built))) > 0.9 * len(set(a_sides(built)))
+    ds.redraw(2)
+    assert not np.array_equal(ds.all_pred_positions[:n], first['all_pred_positions'][:n])
+    ds.redraw(1)
+    for name in names:
+        np.testing.assert_array_equal(getattr(ds, name), first[name])
+    ds.redraw(0)
+    for name in names:
+        np.testing.assert_array_equal(getattr(ds, name), built[name])
+    other_seed = WikiTextDataset(paragraphs, max_len=MAX_LEN, min_freq=1, seed=8)
+    other_seed.redraw(1)
+    assert not np.array_equal(other_seed.all_pred_positions[:n], first['all_pred_positions'][:n])
+
+
 # ---------------------------------------------------------- NSP
 
 def test_nsp_half_true_next_sentences(dataset, paragraphs):

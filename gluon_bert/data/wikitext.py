@@ -61,17 +61,31 @@ class WikiTextDataset(gluon.data.Dataset):
     def __init__(self, paragraphs, max_len=128, vocab=None, min_freq=5, seed=0):
         self.max_len = max_len
         self.num_paragraphs = len(paragraphs)
-        self._rng = np.random.default_rng(seed)
+        self.seed = seed
         tokenized = [[sentence.split() for sentence in paragraph] for paragraph in paragraphs]
         if vocab is None:
             vocab = text.build_vocab([s for p in tokenized for s in p], min_freq=min_freq)
         self.vocab = vocab
         self.tokenizer = text.WordTokenizer(vocab)
-        sentences = _SentenceIds(tokenized, self.tokenizer)
-        first, second, is_next = self._nsp_pairs(sentences)
+        self._sentences = _SentenceIds(tokenized, self.tokenizer)
+        self.draw = None
+        self.redraw(0)
+
+    def redraw(self, draw):
+        """Draw the NSP partners and the MLM positions and replacements anew, as
+        draw number `draw` of this seed (dynamic masking: one draw per pass over
+        the data).  Draw 0 is the one the dataset is built with; the same number
+        always gives the same examples, so a resumed run sees what it saw.  The
+        number of pairs may change by a few, as pairs whose random partner does
+        not fit `max_len` are skipped."""
+        if draw == self.draw:
+            return
+        self._rng = np.random.default_rng(self.seed if draw == 0 else [self.seed, draw])
+        first, second, is_next = self._nsp_pairs(self._sentences)
         self.num_pairs = len(first)
-        self._pad_pairs(sentences, first, second, is_next)
+        self._pad_pairs(self._sentences, first, second, is_next)
         self._mask_tokens()
+        self.draw = draw
 
     ARRAYS = ('all_token_ids', 'all_segments', 'valid_lens', 'all_pred_positions',
               'all_mlm_weights', 'all_mlm_labels', 'nsp_labels')

@@ -20,7 +20,7 @@ from gluon_bert.fileio import write_json_atomic
 from gluon_bert.model import folders
 from gluon_bert.model.bert import BERTModel, BERTClassifier
 from gluon_bert.model.config import get_config
-from gluon_bert.outputs import claim_output
+from gluon_bert.outputs import BEST_FOLDER, claim_output
 from gluon_bert.pretrained import load_pretrained
 from gluon_bert.train import checkpoint as _ckpt
 from gluon_bert.train.devices import parse_contexts, setup_kvstore, init_amp
@@ -132,7 +132,8 @@ def _pretraining(args, cluster, model_overrides):
             param.initialize(init.Normal(1.0), ctx=ctxs, force_reinit=True)
     summary = pretrain(net, data, ctxs, args, cluster=cluster, checkpoint_dir=ckpt_dir,
                        metrics_path=os.path.join(args.output, 'metrics.jsonl'),
-                       valid_set=valid)
+                       valid_set=valid, best_folder=os.path.join(args.output, BEST_FOLDER)
+                       if args.keep_best and cluster.is_root else None)
     records = summary.pop('records')
     if not cluster.is_root:         # rank 0 writes the outputs
         return summary
@@ -152,6 +153,11 @@ def _pretraining(args, cluster, model_overrides):
         print('validation: MLM loss %.3f, MLM acc %.3f, NSP loss %.3f, NSP acc %.3f'
               % (summary['val_mlm_loss'], summary['val_mlm_acc'], summary['val_nsp_loss'],
                  summary['val_nsp_acc']))
+    if 'best' in summary:
+        best = summary['best']
+        print('best validation loss %.3f (MLM %.3f, NSP %.3f) at step %d: %s'
+              % (best['val_loss'], best['val_mlm_loss'], best['val_nsp_loss'], best['step'],
+                 best['folder']))
     print('%.1f sentence pairs/sec on %s' % (summary['pairs_per_sec'], [str(c) for c in ctxs]))
     return summary
 

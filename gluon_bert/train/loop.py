@@ -77,6 +77,10 @@ class Job:
         """Whether the run is complete after `step` steps and `passes` full passes."""
         raise NotImplementedError
 
+    def start_pass(self, epoch):
+        """Called before the batches of pass `epoch` (0-based) are drawn, also
+        when a resumed run re-enters a pass."""
+
     def batches(self, rng):
         """The index arrays of one pass, drawn from the RandomState `rng`
         (shuffled, or from length buckets with `args.bucket`)."""
@@ -278,6 +282,7 @@ def train(net, job, ctxs, args, cluster=None, trainer=None, checkpoint_dir=None,
         while not finished:
             epoch_rng = rng.get_state()
             np_rng = np.random.get_state() if args.bucket else None
+            job.start_pass(epoch)
             batches = job.batches(rng)
             if len(batches) <= done:
                 raise RuntimeError('no batch left in pass %d: %d batches, %d of them done; '

@@ -183,6 +183,14 @@ class PretrainArgs(TrainArgs):
                        "chapter's Adam 1e-3 (d2l 1.0's 0.01 collapses this model's encoder)")
     num_steps: int = option(4000, 'optimizer steps', minimum=1)
     max_len: int = option(128, 'longest pair in tokens, <cls> and <sep> included', minimum=8)
+    dynamic_masking: bool = option(
+        False, 'draw the MLM positions and replacements and the NSP partners anew at '
+        'every pass over the data (seeded by --seed and the pass), as RoBERTa; the '
+        "chapter draws them once, and 4000 steps of 256 pairs are 17 passes over them")
+    keep_best: bool = option(
+        True, 'keep the parameters of the evaluation step with the lowest validation loss '
+        '(val_mlm_loss + val_nsp_loss) as a pretraining folder OUTPUT/best, beside the last '
+        'ones (fine-tune it with --pretrained OUTPUT/best)', computation=False)
     log_interval: int = option(50, 'steps per logged line of metrics.jsonl', minimum=1)
     eval_interval: int = option(200, 'every N steps, MLM/NSP loss and accuracy on a fixed '
                                 'set of pairs from wiki.valid.tokens (the held-out corpus); '
@@ -238,9 +246,10 @@ class FinetuneArgs(TrainArgs):
     batch_size: int = option(512, BATCH_SIZE_HELP, minimum=1)
     num_epochs: int = option(5, 'passes over the training data', minimum=1)
     lr: float = option(1e-4, 'learning rate (peak learning rate with a warmup)')
-    head: typing.Optional[str] = option(
-        None, "classifier head: the pretrained tanh 'hidden' + Dense(3) (default) or 'mlp': "
-        "Dense(256, relu) + Dense(3), both on <cls>; or on all the valid tokens' encodings "
+    head: str = option(
+        'mlp', "classifier head: 'mlp', the chapter's Dense(256, relu) + Dense(3) on <cls>, "
+        "or 'hidden', d2l 1.0's pretrained tanh 'hidden' layer + Dense(3) on <cls>; or on all "
+        "the valid tokens' encodings "
         "(gluon_bert.model.heads): 'mean' pooling, 'cnn' (1-D convolutions, max-pooling), "
         "'bilstm' (BiLSTM, mean pooling), 'attention' (pooling with a learned query)",
         choices=('hidden', 'mlp', 'mean', 'cnn', 'bilstm', 'attention'))

@@ -10,9 +10,10 @@ from mxnet.gluon import nn
 from gluon_bert.data.batching import iterate_batches, split_and_load, padded_length, \
     packing_shards
 from gluon_bert.model.bert import cls_encoding
+from gluon_bert.model.folders import save_pretrained
 from gluon_bert.train.loop import Job, train
 
-__all__ = ['pretrain', 'PretrainJob', 'evaluate_pretraining', 'running_means',
+__all__ = ['pretrain', 'PretrainJob', 'evaluate_pretraining', 'running_means', 'best_record',
            'get_batch_loss_bert', 'pretrain_batch',
            'split_pretrain_batch', 'flatten_mlm_targets', 'PretrainingHeads']
 
@@ -185,12 +186,17 @@ class PretrainJob(Job):
     metric_names = ('mlm_loss', 'nsp_loss')
     shown = ('mlm_loss', 'nsp_loss', 'val_mlm_loss', 'val_nsp_loss')
 
-    def __init__(self, net, dataset, ctxs, args, valid_set=None):
+    def __init__(self, net, dataset, ctxs, args, valid_set=None, best_folder=None):
         super().__init__(dataset, args)
         self.net, self.ctxs = net, ctxs
         self.valid_set = valid_set if args.eval_interval else None
+        self.best_folder = best_folder if self.valid_set is not None else None
         self._warned_collapse = False
         self._heads = None
+
+    def start_pass(self, epoch):
+        if self.args.dynamic_masking:
+            self.data.redraw(epoch)
 
     def num_steps(self):
         return self.args.num_steps
@@ -229,8 +235,20 @@ class PretrainJob(Job):
         record.update(running_means(progress['records'] + [record], self.metric_names, step))
         if self._eval_due(step, step >= self.args.num_steps):
             record.update(evaluate_pretraining(self.net, self.valid_set, self.ctxs))
+            record['val_loss'] = record['val_mlm_loss'] + record['val_nsp_loss']
             self._warn_if_collapsed(record)
+            self._keep_if_best(record, progress['records'])
         return record
+
+    def _keep_if_best(self, record, records):
+        """Save the parameters into `best_folder` when `record` has the lowest
+        validation loss so far (a resumed run finds the best so far in its records)."""
+        best = best_record(records)
+        if self.best_folder is None or (best is not None and
+                                        best['val_loss'] <= record['val_loss']):
+            return
+        record['best'] = True
+        save_pretrained(self.best_folder, self.net, self.data.tokenizer)
 
     def _warn_if_collapsed(self, record):
         spread = record.get('val_enc_spread')
@@ -257,19 +275,35 @@ class PretrainJob(Job):
         evaluated = [r for r in records if 'val_mlm_loss' in r]
         if evaluated:
             out.update({k: v for k, v in evaluated[-1].items() if k.startswith('val_')})
+        best = best_record(records)
+        if self.best_folder is not None and best is not None:
+            out['best'] = dict({k: v for k, v in best.items() if k.startswith('val_')},
+                               step=best['step'], folder=self.best_folder)
         return out
 
 
+def best_record(records):
+    """The record with the lowest validation loss (val_mlm_loss + val_nsp_loss;
+    the earliest of equals), or None."""
+    evaluated = [r for r in records if r.get('val_mlm_loss') is not None
+                 and r.get('val_nsp_loss') is not None]
+    for r in evaluated:
+        r.setdefault('val_loss', r['val_mlm_loss'] + r['val_nsp_loss'])
+    return min(evaluated, key=lambda r: r['val_loss']) if evaluated else None
+
+
 def pretrain(net, dataset, ctxs, args, cluster=None, checkpoint_dir=None, metrics_path=None,
-             hybridize=True, valid_set=None):
+             hybridize=True, valid_set=None, best_folder=None):
     """Pretrain `net` (an initialized BERTModel) on a WikiTextDataset over the
     devices `ctxs` with the run options `args` (a `PretrainArgs`).  Returns a
     summary dict with the final MLM and NSP losses (mean over the last log
     interval, and running means over all steps), the last validation metrics on
     `valid_set` (pretraining examples, evaluated every `args.eval_interval`
-    steps) and pairs/sec.  `cluster`, `checkpoint_dir`, `metrics_path`: see
-    `gluon_bert.train.loop.train`."""
-    return train(net, PretrainJob(net, dataset, ctxs, args, valid_set), ctxs, args,
+    steps) and pairs/sec.  `best_folder`: where the parameters of the evaluation
+    with the lowest validation loss are saved (a pretraining folder), named with
+    its metrics in the summary's `best`.  `cluster`, `checkpoint_dir`,
+    `metrics_path`: see `gluon_bert.train.loop.train`."""
+    return train(net, PretrainJob(net, dataset, ctxs, args, valid_set, best_folder), ctxs, args,
                  cluster=cluster,
                  checkpoint_dir=checkpoint_dir, metrics_path=metrics_path,
                  hybridize=hybridize)
