@@ -92,24 +92,28 @@ def test_hybridized_equals_imperative():
 
 def test_classifier_has_three_classes_and_uses_encoder():
     """Regression: the draft's classifier had 2 outputs and was applied to the
-    whole (encoded, mlm, nsp) tuple."""
+    whole (encoded, mlm, nsp) tuple.  The default head is the chapter's:
+    Dense(256, relu) + Dense(3) on the <cls> encoding, both new; 'hidden' (d2l
+    1.0's) reads <cls> through the pretrained `hidden` instead."""
     net = make_model()
-    clf = BERTClassifier(net)
-    clf.output.initialize(init.Xavier())
     t, s, v, _ = nd(*inputs())
-    logits = clf(t, s, v)
-    assert logits.shape == (B, 3)
-    assert clf.encoder is net.encoder and clf.hidden is net.hidden
-    # the classifier reads the <cls> encoding through the pretrained `hidden`
     enc, _, _ = net(t, s, v)
-    expect = clf.output(net.hidden(enc[:, 0, :]))
+    mlp = BERTClassifier(net)
+    assert mlp.config.classifier_head == 'mlp' and mlp.hidden is not net.hidden
+    assert mlp.new_blocks() == [mlp.output, mlp.hidden]
+    for block in mlp.new_blocks():
+        block.initialize(init.Xavier())
+    logits = mlp(t, s, v)
+    assert logits.shape == (B, 3) and mlp.hidden._units == 256
+    expect = mlp.output(mx.nd.relu(mlp.hidden(enc[:, 0, :])))
     np.testing.assert_allclose(logits.asnumpy(), expect.asnumpy(), rtol=1e-5, atol=1e-6)
+    clf = BERTClassifier(net, head='hidden')
+    clf.output.initialize(init.Xavier())
+    assert clf.encoder is net.encoder and clf.hidden is net.hidden
+    expect = clf.output(net.hidden(enc[:, 0, :]))
+    np.testing.assert_allclose(clf(t, s, v).asnumpy(), expect.asnumpy(), rtol=1e-5, atol=1e-6)
     names = set(clf._collect_params_with_prefix())
     assert not any(n.startswith(('mlm.', 'nsp.')) for n in names)
-    mlp = BERTClassifier(net, head='mlp')
-    mlp.hidden.initialize()
-    mlp.output.initialize()
-    assert mlp(t, s, v).shape == (B, 3) and mlp.hidden._units == 256
 
 
 def test_gelu_and_embedding_layernorm_options():
@@ -185,7 +189,10 @@ def test_auto_layer_norm_follows_the_devices():
     assert set(impls(fixed)) == {'matmul'}
 
 
-def test_checkpoint_round_trip(tmp_path):
+@pytest.mark.parametrize('head', ['mlp', 'hidden'])
+def test_checkpoint_round_trip(tmp_path, head):
+    """A classifier folder's config.json names its head: one saved with 'hidden'
+    (the default of earlier versions) loads as 'hidden'."""
     vocab = build_vocab([['a', 'b', 'c'] * 5], min_freq=1)
     tok = WordTokenizer(vocab)
     net = make_model(small_config(vocab_size=len(vocab)))
@@ -195,10 +202,12 @@ def test_checkpoint_round_trip(tmp_path):
     pre = load_pretrained(str(tmp_path / 'pre'))
     assert pre.config == net.config and pre.tokenizer.vocab.idx_to_token == vocab.idx_to_token
     np.testing.assert_array_equal(pre.bert(t, s, v)[2].asnumpy(), net(t, s, v)[2].asnumpy())
-    clf = BERTClassifier(net)
-    clf.output.initialize(init.Xavier())
+    clf = BERTClassifier(net, head=head)
+    for block in clf.new_blocks():
+        block.initialize(init.Xavier())
     checkpoint.save_classifier(str(tmp_path / 'clf'), clf, tok)
     clf2, tok2 = checkpoint.load_classifier(str(tmp_path / 'clf'))
+    assert clf2.config.classifier_head == head
     np.testing.assert_array_equal(clf(t, s, v).asnumpy(), clf2(t, s, v).asnumpy())
     assert not [f for f in (tmp_path / 'clf').iterdir() if f.name.endswith('.tmp')]
     with pytest.raises(ValueError, match='classifier'):

@@ -23,7 +23,7 @@ def small_classifier(seed=0):
                         embed_layer_norm=True, mlm_activation='gelu')
     bert = BERTModel(config)
     bert.initialize(mx.init.Normal(0.1))
-    net = BERTClassifier(bert)
+    net = BERTClassifier(bert, head='hidden')
     net.output.initialize(mx.init.Normal(0.1))
     return net
 

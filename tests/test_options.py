@@ -32,7 +32,8 @@ def test_values_aliases_and_types():
     assert a.optimizer_params == {'beta1': 0.8} and a.synthetic_pairs == [96, 32]
     assert a.clip_grad_norm == 1.0
     p = parse_args(PretrainArgs, ['--num-steps', '10', '--bucket', '4', '--amp'])
-    assert (p.num_steps, p.bucket, p.amp, p.lr, p.batch_size) == (10, 4, True, 0.01, 256)
+    assert (p.num_steps, p.bucket, p.amp, p.lr, p.batch_size) == (10, 4, True, 1e-3, 256)
+    assert parse_args(FinetuneArgs, []).head == 'mlp'
 
 
 @pytest.mark.parametrize('argv, what', [
@@ -112,7 +113,7 @@ def test_the_synthetic_data_bring_their_recipe_and_flags_win(tmp_path):
     assert dataset_defaults(PretrainArgs, 'synthetic')
     for name, value in dataset_defaults(PretrainArgs, 'synthetic').items():
         assert getattr(p, name) == value, name
-    assert (p.preset, p.max_len) == ('demo', 64) and p.lr != PretrainArgs().lr
+    assert (p.preset, p.max_len) == ('demo', 64) and p.num_steps != PretrainArgs().num_steps
     p = parse_args(PretrainArgs, ['--dataset', 'synthetic', '--lr', '0.01', '--num-steps', '7',
                                   '--preset', 'd2l.pretrain'])
     assert (p.lr, p.num_steps, p.preset) == (0.01, 7, 'd2l.pretrain')

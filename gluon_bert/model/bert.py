@@ -315,12 +315,13 @@ class BERTModel(nn.HybridBlock):
 
 
 class BERTClassifier(nn.HybridBlock):
-    """The pretrained encoder and `hidden`, and a new `Dense(num_classes)` output.
+    """The pretrained encoder and a classifier head on it (`head`, default
+    `config.classifier_head`).
 
-    With `config.classifier_head == 'mlp'` the earlier MXNet form is used instead:
-    `Dense(classifier_hiddens, relu)` + `Dense(num_classes)` on the `<cls>` encoding;
-    with a head of `model.heads` ('mean', 'cnn', 'bilstm', 'attention'), that head
-    `pool` on all the valid encodings + `Dense(num_classes)`.
+    'mlp', the chapter's: a new `Dense(classifier_hiddens, relu)` + `Dense(num_classes)`
+    on the `<cls>` encoding; 'hidden', d2l 1.0's: the pretrained tanh `hidden` and a
+    new `Dense(num_classes)`; a head of `model.heads` ('mean', 'cnn', 'bilstm',
+    'attention'): that head `pool` on all the valid encodings + `Dense(num_classes)`.
     """
 
     def __init__(self, bert, head=None, num_classes=None, **kwargs):

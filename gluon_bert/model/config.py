@@ -27,12 +27,12 @@ class BERTConfig:
     attention_dropout: float = None     # None: same as dropout
     mlm_activation: str = 'relu'        # MaskLM transform activation
     type_vocab_size: int = 2
-    # Classifier head: 'hidden' (pretrained tanh `hidden` + Dense(3)) or
-    # 'mlp' (the earlier MXNet form: Dense(256, relu) + Dense(3) on <cls>), or a
-    # head of model.heads on all the tokens: 'mean', 'cnn', 'bilstm', 'attention'
+    # Classifier head: 'mlp' (the chapter's: Dense(256, relu) + Dense(3) on
+    # <cls>) or 'hidden' (d2l 1.0's: the pretrained tanh `hidden` + Dense(3)), or
+    # a head of model.heads on all the tokens: 'mean', 'cnn', 'bilstm', 'attention'
     # (classifier_hiddens: the mlp's units, the cnn's filters per width, the
-    # bilstm's units over both directions).
-    classifier_head: str = 'hidden'
+    # bilstm's units over both directions).  A folder's config.json names its head.
+    classifier_head: str = 'mlp'
     classifier_hiddens: int = 256
     num_classes: int = 3
     classifier_kernel_sizes: list = dataclasses.field(default_factory=lambda: [3, 5])
