@@ -92,9 +92,11 @@ def test_default_hyperparameters(monkeypatch):
     f, p = seen['finetune'], seen['pretrain']
     assert (f.lr, f.num_epochs, f.batch_size, f.max_len) == (1e-4, 5, 512, 128)
     assert (p.lr, p.num_steps, p.batch_size, p.max_len, p.preset) == \
-        (0.01, 4000, 256, 128, 'd2l.pretrain')
+        (1e-3, 4000, 256, 128, 'd2l.pretrain')
     assert f.dataset == 'snli' and p.dataset == 'wikitext-2'
     assert f.optimizer == p.optimizer == 'adam' and f.weight_decay == p.weight_decay == 0
+    assert p.lr_schedule == 'auto' and p.warmup_ratio == 0     # constant, as train_bert
+    assert f.head == 'mlp' and not p.dynamic_masking
 
 
 def test_offline_pipeline_end_to_end(tmp_path):
