@@ -164,17 +164,22 @@ def test_expected_failures_are_one_line_without_traceback(tmp_path):
     assert run_command('finetune', args[1:]) == 1
 
 
-def test_the_readme_demo_learns_the_synthetic_task(tmp_path):
+@pytest.mark.parametrize('seed', [0, 1, 2])
+def test_the_readme_demo_learns_the_synthetic_task(tmp_path, seed):
     """The README's two demo commands, with only --dataset synthetic (and the
-    folders): the dataset's recipe (demo preset, its steps, batch sizes and
-    learning rates) applies, args.json records it, and fine-tuning ends at
-    >= 0.9 test accuracy (the chapter's real-data defaults stay at chance)."""
+    folders and a seed): the dataset's recipe (demo preset, its steps, batch
+    sizes and learning rates) applies, args.json records it, and fine-tuning
+    ends at >= 0.95 test accuracy for each of several seeds, past the 2/3
+    plateau (neutral learnt, the colours not compared) where it used to stop
+    for some seeds and thread counts (benchmarks/demo_grid.py runs the whole
+    grid: results/demo-grid)."""
     from gluon_bert.train.options import FinetuneArgs, PretrainArgs, dataset_defaults
     pre, fin = str(tmp_path / 'demo-pretrain'), str(tmp_path / 'demo-finetune')
-    r = run(['scripts/pretrain.py', '--dataset', 'synthetic', '--output', pre, '--no-progress'])
+    common = ['--seed', str(seed), '--no-progress']
+    r = run(['scripts/pretrain.py', '--dataset', 'synthetic', '--output', pre] + common)
     assert r.returncode == 0, r.stderr
     r = run(['scripts/finetune_snli.py', '--dataset', 'synthetic', '--pretrained', pre,
-             '--output', fin, '--no-progress'])
+             '--output', fin] + common)
     assert r.returncode == 0, r.stderr
     for folder, cls in ((pre, PretrainArgs), (fin, FinetuneArgs)):
         with open(os.path.join(folder, 'args.json')) as f:
@@ -184,7 +189,7 @@ def test_the_readme_demo_learns_the_synthetic_task(tmp_path):
                 assert used[name] == value, (folder, name)
     with open(os.path.join(fin, 'metrics.json')) as f:
         m = json.load(f)
-    assert m['test_acc'] >= 0.9, r.stdout
+    assert m['test_acc'] >= 0.95, r.stdout
 
 
 def test_plot_draws_several_runs_and_names_a_bad_line(tmp_path):

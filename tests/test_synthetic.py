@@ -83,6 +83,25 @@ def test_wikitext_vocabulary_small_and_frequent():
     assert min(counts.values()) >= 5
 
 
+@pytest.mark.parametrize('share', [0.0, 0.5, 1.0])
+def test_wikitext_scene_share(share):
+    """`scene_share` is the probability of a scene paragraph (the NLI task's
+    words, its colour repeated in a later sentence): none at 0, all at 1 (the
+    demo's corpus), about half by default; the layout stays WikiText's."""
+    lines = synthetic.wikitext_lines(400, seed=0, scene_share=share)
+    paragraphs = [line for line in lines if len(line.split(' . ')) >= 2]
+    assert len(paragraphs) == 400
+    colours = set(synthetic.COLOURS)
+    scenes = [line for line in paragraphs if colours & set(line.split())]
+    assert all(len(line.split(' . ')) - 1 == len(synthetic._CLAIMS) + 1 for line in scenes)
+    if share in (0.0, 1.0):
+        assert len(scenes) == share * len(paragraphs)
+    else:
+        assert 0.4 < len(scenes) / len(paragraphs) < 0.6
+        assert lines == synthetic.wikitext_lines(400, seed=0)
+    assert any(line.startswith(' = ') for line in lines)
+
+
 def test_write_wikitext(tmp_path):
     folder = synthetic.write_wikitext(str(tmp_path / 'wikitext-2'), num_paragraphs=100, seed=0)
     names = sorted(os.listdir(folder))

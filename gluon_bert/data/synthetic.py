@@ -12,8 +12,10 @@
 * `wikitext_lines`: text in the layout of WikiText-2's `wiki.train.tokens` whose
   paragraphs follow a topic and a fixed sentence order: most masked words follow
   from their template and topic, and a true next sentence is the next template.
-  Half the paragraphs describe scenes in the NLI task's words, so a model
-  pretrained on this corpus knows the task's vocabulary.
+  A share of the paragraphs (half by default; all of them in the offline demo's
+  corpus) describe scenes in the NLI task's words, whose later sentences repeat
+  the first one's facts: a model pretrained on them knows the task's words and
+  has learnt to find a masked colour in an earlier sentence.
 """
 import json
 import os
@@ -176,10 +178,12 @@ def _paragraph(rng, topic):
     return ' ' + ' . '.join(sentences) + ' . \n'
 
 
-def wikitext_lines(num_paragraphs=2000, seed=0):
+def wikitext_lines(num_paragraphs=2000, seed=0, scene_share=0.5):
     """Lines (with their newlines) in the layout of WikiText-2's
     `wiki.train.tokens`: ` = Title = ` headings, ` = = Section = = ` headings,
-    blank ` ` lines and paragraphs of ` . `-joined sentences ending ` . `."""
+    blank ` ` lines and paragraphs of ` . `-joined sentences ending ` . `;
+    a paragraph describes a scene of the NLI task with probability
+    `scene_share`, else its article's topic."""
     rng = random.Random(seed)
     lines = [' \n']
     written = 0
@@ -191,8 +195,7 @@ def wikitext_lines(num_paragraphs=2000, seed=0):
             if section:
                 lines += [' = = %s = = \n' % section, ' \n']
             for _ in range(min(rng.randint(1, 3), num_paragraphs - written)):
-                # Half the paragraphs describe scenes in the NLI task's words.
-                if rng.random() < 0.5:
+                if rng.random() < scene_share:
                     lines.append(' ' + ' . '.join(scene_paragraph(rng)) + ' . \n')
                 else:
                     lines.append(_paragraph(rng, topic))
@@ -203,14 +206,15 @@ def wikitext_lines(num_paragraphs=2000, seed=0):
     return lines
 
 
-def write_wikitext(folder, num_paragraphs=2000, seed=0):
+def write_wikitext(folder, num_paragraphs=2000, seed=0, scene_share=0.5):
     """Write `wiki.train.tokens` (`num_paragraphs` paragraphs) and small
-    `wiki.valid.tokens` and `wiki.test.tokens` into `folder`; returns `folder`."""
+    `wiki.valid.tokens` and `wiki.test.tokens` (`wikitext_lines` with
+    `scene_share`) into `folder`; returns `folder`."""
     os.makedirs(folder, exist_ok=True)
     small = max(10, num_paragraphs // 10)
     for name, count, file_seed in (('train', num_paragraphs, seed),
                                    ('valid', small, seed + 1),
                                    ('test', small, seed + 2)):
         write_text_atomic(os.path.join(folder, 'wiki.%s.tokens' % name),
-                          ''.join(wikitext_lines(count, file_seed)))
+                          ''.join(wikitext_lines(count, file_seed, scene_share)))
     return folder

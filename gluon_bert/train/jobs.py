@@ -49,7 +49,7 @@ def load_pretraining_paragraphs(args):
                 read_wiki(valid, seed=args.seed) if os.path.isfile(valid) else None)
     if args.dataset == 'synthetic':
         with tempfile.TemporaryDirectory() as tmp:
-            write_wikitext(tmp, args.synthetic_paragraphs, args.seed)
+            write_wikitext(tmp, args.synthetic_paragraphs, args.seed, args.synthetic_scenes)
             return read(tmp)
     if args.dataset == 'wikitext-2':
         return read(get_dataset_dir('wikitext-2', args.data_dir, files=('wiki.train.tokens',)))
