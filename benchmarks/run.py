@@ -572,7 +572,7 @@ def format_report(rep):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--json', help='write the results here')
+    p.add_argument('--json', required=True, help='write the results here')
     p.add_argument('--quick', action='store_true', help='fewer steps and pairs (about 4 min)')
     p.add_argument('--snli', default=DEFAULT_SNLI,
                    help='SNLI pairs (TSV, or .xz), relative to the repository root '
@@ -587,8 +587,6 @@ def main(argv=None):
     p.add_argument('--workdir', default=None, help='keep the job files here')
     p.add_argument('--keep-workdir', action='store_true')
     args = p.parse_args(argv)
-    if not args.json:
-        p.error('--json FILE is required')
     report = run_all(args)
     text = format_report(report)
     report['table'] = text

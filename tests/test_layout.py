@@ -1,6 +1,6 @@
 """The package's layout: no import cycle among gluon_bert's modules (imports
 inside functions count too: they close a cycle as soon as they run) and no
-module over 400 lines.
+module over 400 lines (a benchmark script: under 600).
 
 The imports are read from the source (ast), nothing is imported.  An import
 names a module of the package, or a package whose `__init__` it then runs
@@ -147,6 +147,19 @@ def test_no_module_over_400_lines():
             too_long[os.path.relpath(path, os.path.dirname(root))] = n
     assert not too_long, 'modules over %d lines: %s' % (MAX_LINES, ', '.join(
         '%s (%d)' % item for item in sorted(too_long.items())))
+
+
+def test_no_benchmark_script_over_600_lines():
+    """The benchmark scripts (not a package: run as files) have a limit of their own."""
+    folder = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'benchmarks')
+    sizes = {}
+    for name in sorted(os.listdir(folder)):
+        if name.endswith('.py'):
+            with open(os.path.join(folder, name), encoding='utf-8') as f:
+                sizes[name] = len(f.read().splitlines())
+    assert 'run.py' in sizes
+    too_long = {name: n for name, n in sizes.items() if n >= 600}
+    assert not too_long, 'benchmark scripts of 600 lines or more: %s' % too_long
 
 
 def test_the_checks_see_cycles_through_functions_and_relative_imports(tmp_path):
