@@ -13,7 +13,7 @@ from mxnet.gluon import nn
 from gluon_bert.model.config import BERTConfig
 from gluon_bert.model.heads import POOLING_HEADS, make_head
 from gluon_bert.model.npmode import legacy_ops, reshape
-from gluon_bert.model.packing import pack, unpack, unpack_with_zeros
+from gluon_bert.model.packing import pack, unpack
 
 __all__ = ['LayerNorm', 'layer_norm', 'select_layer_norm', 'MultiHeadAttention',
            'PositionWiseFFN', 'AddNorm', 'TransformerEncoderBlock',
@@ -241,7 +241,7 @@ class BERTEncoder(nn.HybridBlock):
         X = pack(F, X, pack_idx)
         for blk in self.blks:
             X = blk(X, valid_lens, pack_idx, unpack_idx)
-        return unpack_with_zeros(F, X, unpack_idx)
+        return unpack(F, X, unpack_idx)
 
 
 def cls_encoding(F, X):
