@@ -13,7 +13,7 @@ from mxnet.gluon import nn
 from gluon_bert.model.config import BERTConfig
 from gluon_bert.model.heads import POOLING_HEADS, make_head
 from gluon_bert.model.npmode import legacy_ops, reshape
-from gluon_bert.model.packing import pack, unpack
+from gluon_bert.model.packing import index_copies, pack, unpack, unpack_with_zeros
 
 __all__ = ['LayerNorm', 'layer_norm', 'select_layer_norm', 'MultiHeadAttention',
            'PositionWiseFFN', 'AddNorm', 'TransformerEncoderBlock',
@@ -238,10 +238,12 @@ class BERTEncoder(nn.HybridBlock):
             for blk in self.blks:
                 X = blk(X, valid_lens)
             return X
-        X = pack(F, X, pack_idx)
-        for blk in self.blks:
-            X = blk(X, valid_lens, pack_idx, unpack_idx)
-        return unpack(F, X, unpack_idx)
+        n = len(self.blks) + 1
+        packs, unpacks = index_copies(F, pack_idx, n), index_copies(F, unpack_idx, n)
+        X = pack(F, X, packs[0])
+        for blk, p, u in zip(self.blks, packs[1:], unpacks[1:]):
+            X = blk(X, valid_lens, p, u)
+        return unpack_with_zeros(F, X, unpacks[0])
 
 
 def cls_encoding(F, X):

@@ -7,7 +7,7 @@ position alone (the query/key/value/output projections, the FFN, the residual
 adds, dropout and LayerNorm), so it can run on the real tokens packed into one
 `(N, H)` matrix; only the attention's scores and weighted sums need the
 `(B, L, H)` layout.  The encoder then unpacks Q, K and V before the attention
-and packs its output after it (`gather_nd`, a copy).  At the real positions
+and packs its output after it (`mx.nd.take`, a copy).  At the real positions
 the function is the same as the padded computation; the padded positions of the
 encoder's output are zeros.
 
@@ -21,7 +21,8 @@ from mxnet.gluon import nn
 
 from gluon_bert.model.npmode import reshape
 
-__all__ = ['PACK_MULTIPLE', 'packing_indices', 'pack', 'unpack', 'Packed']
+__all__ = ['PACK_MULTIPLE', 'packing_indices', 'index_copies', 'pack', 'unpack',
+           'unpack_with_zeros', 'Packed']
 
 # N is rounded up to a multiple of this (with copies of the first token, whose
 # results are never read): fewer distinct shapes for the static graph.
@@ -44,28 +45,35 @@ def packing_indices(valid_lens, seq_len, multiple=PACK_MULTIPLE):
     return pack_idx, unpack_idx.reshape(len(valid), seq_len)
 
 
-def _rows(F, X, idx):
-    """The rows `idx` (any shape) of the 2-D `X`: `F.take(X, idx)`, but with
-    `gather_nd`, whose index gets its (zero) gradient from a `zeros_like` node of
-    its own.  The same indices feed a gather in every block; past MXNet's
-    in-place gradient-sum cap (8 uses: a 6-block encoder, all-MiniLM-L6-v2) the
-    index gradients of `take` are summed with `kAddTo`, which `take` refuses
-    ("take layer doesn't support gradient of req type kAddTo to index")."""
-    return F.gather_nd(X, F.expand_dims(idx, axis=0))
+def index_copies(F, idx, n):
+    """`n` copies of the index array `idx`, each its own graph node.  Every block
+    gathers with the same indices; when one index node feeds 8 or more `take`s
+    (a 6-block encoder such as all-MiniLM-L6-v2), MXNet sums their index
+    gradients in place (`MXNET_EXEC_INPLACE_GRAD_SUM_CAP`), with `kAddTo`, which
+    `take` refuses ("take layer doesn't support gradient of req type kAddTo to
+    index").  A copy per block keeps every index node to a few `take`s."""
+    copies = F.split(F.broadcast_axis(F.expand_dims(idx, axis=0), axis=0, size=n),
+                     num_outputs=n, axis=0, squeeze_axis=True)
+    return list(copies) if n > 1 else [copies]
 
 
 def pack(F, X, pack_idx):
     """(B, L, H) -> (N, H): the rows of `pack_idx`."""
-    return _rows(F, reshape(F, X, (-3, 0)), pack_idx)
+    return F.take(reshape(F, X, (-3, 0)), pack_idx)
 
 
 def unpack(F, X, unpack_idx):
-    """(N, H) -> (B, L, H) with zeros at the padded positions (index N, one past
-    the packed rows, reads an appended zero row): the attention's inputs, where
-    no padded position is used (its key is masked, its value weighted 0, its
-    query's output not packed again), and the encoder's output."""
+    """(N, H) -> (B, L, H) for the attention.  A padded position reads the last
+    packed row (`take` clips the index N): the attention never uses it (its key
+    is masked, its value weighted 0, its query's output not packed again), so
+    nothing flows back through it."""
+    return F.take(X, unpack_idx)
+
+
+def unpack_with_zeros(F, X, unpack_idx):
+    """(N, H) -> (B, L, H) with zeros at the padded positions: the encoder's output."""
     zero = F.zeros_like(F.slice_axis(X, axis=0, begin=0, end=1))
-    return _rows(F, F.concat(X, zero, dim=0), unpack_idx)
+    return F.take(F.concat(X, zero, dim=0), unpack_idx)
 
 
 class Packed(nn.HybridBlock):
