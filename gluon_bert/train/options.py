@@ -79,6 +79,12 @@ def _share(text):
     return value
 
 
+# The optimizer of pretraining's `fast` recipe and of the offline demo: AdamW
+# (GluonNLP's BERTAdam) at peak lr 3e-3, 10 % warmup then linear decay, clipped.
+FAST_OPTIMIZER = dict(lr=3e-3, warmup_ratio=0.1, weight_decay=0.01, clip_grad_norm=1.0,
+                      optimizer_params={'beta2': 0.98})
+
+
 BATCH_SIZE_HELP = ('GLOBAL batch size: the examples of one optimizer step over all devices '
                    'and all workers (each of W workers takes 1/W of every batch, so the '
                    'update and --lr do not depend on W)')
@@ -215,16 +221,15 @@ class PretrainArgs(TrainArgs):
                          choices=('chapter', 'fast'), computation=False)
 
     # The offline demo's recipe: what learns the synthetic corpus in seconds and
-    # lets fine-tuning leave the 2/3 plateau for every seed (results/demo-grid).
+    # lets fine-tuning leave the 2/3 plateau for every seed (results/demo-grid),
+    # with the fast recipe's optimizer.
     DATASET_DEFAULTS: typing.ClassVar[dict] = {'synthetic': dict(
-        preset='demo', max_len=64, num_steps=600, batch_size=64, lr=3e-3, warmup_ratio=0.1,
-        weight_decay=0.01, clip_grad_norm=1.0, optimizer_params={'beta2': 0.98},
+        preset='demo', max_len=64, num_steps=600, batch_size=64, **FAST_OPTIMIZER,
         output='runs/demo-pretrain')}
     # Same model, batch and data as the chapter, a third of the steps: found by
     # the search in results/pretrain-fast-search (README: "A faster recipe").
     RECIPES: typing.ClassVar[dict] = {'fast': dict(
-        num_steps=1300, lr=3e-3, warmup_ratio=0.1, weight_decay=0.01, clip_grad_norm=1.0,
-        optimizer_params={'beta2': 0.98}, bucket=10, output='runs/pretrain-fast')}
+        num_steps=1300, **FAST_OPTIMIZER, bucket=10, output='runs/pretrain-fast')}
 
 
 @dataclass
