@@ -53,7 +53,7 @@ def cell(workdir, seed, threads, extra):
     metrics = read_json(os.path.join(fin, 'metrics.json'))
     with open(os.path.join(fin, 'metrics.jsonl')) as f:
         epochs = [json.loads(line)['test_acc'] for line in f]
-    return dict(seed=seed, threads=threads, head=fin_args['head'] or 'hidden',
+    return dict(seed=seed, threads=threads, head=fin_args['head'],
                 test_acc=metrics['test_acc'], test_acc_per_epoch=epochs,
                 finetune_steps=metrics['steps'], finetune_batch_size=fin_args['batch_size'],
                 finetune_examples=metrics['steps'] * fin_args['batch_size'],
@@ -98,7 +98,7 @@ def main(argv=None):
     write_json_atomic(os.path.join(a.output, 'grid.json'), dict(
         commands=['python scripts/pretrain.py --dataset synthetic --seed S',
                   'python scripts/finetune_snli.py --dataset synthetic --seed S --pretrained '
-                  'PRETRAINED ' + a.finetune_args],
+                  + ('PRETRAINED ' + a.finetune_args).strip()],
         date=time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime()),
         load_average=os.getloadavg(), rows=rows))
     write_text_atomic(os.path.join(a.output, 'grid.md'), markdown(rows))
