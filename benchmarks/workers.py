@@ -208,7 +208,8 @@ def ft_gluon(job, spec, profile=False):
     bert = BERTModel(config)
     bert.initialize(init.Xavier(), ctx=ctx)
     net = BERTClassifier(bert)
-    net.output.initialize(init.Xavier(), ctx=ctx)
+    for block in net.new_blocks():
+        block.initialize(init.Xavier(), ctx=ctx)
     B, bucket = spec['batch_size'], spec.get('bucket', 0)
     epoch = TimedEpoch(None if not profile else lambda: kernels.start_mxnet_profiler(
         os.path.join(job, 'mxnet-profile.json')))

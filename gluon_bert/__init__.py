@@ -5,16 +5,26 @@ Importing gluon_bert before MXNet sets `OMP_NUM_THREADS` to the number of usable
 CPUs (`gluon_bert.system.usable_cpus`) when it is not set: left to itself, MXNet
 1.9.1's CPU wheel may use fewer (one of two on the 2-vCPU machine of
 BENCHMARKS.md).  Set `OMP_NUM_THREADS` to choose.
+
+It also sets `OPENBLAS_CORETYPE` to 'Haswell' when it is not set and the CPU has
+AVX2 and FMA (`gluon_bert.system.openblas_coretype`): the wheel's OpenBLAS, which
+computes the attention products, otherwise falls back to SSE3 kernels on CPUs it
+does not recognise, about 3x slower.  `gluon_bert.system.openblas_core()` tells
+which kernels run.
 """
 import os
 import sys
 
-from gluon_bert.system import usable_cpus
+from gluon_bert.system import cpu_flags, openblas_coretype, usable_cpus
 
-# Whether the value in os.environ is this default rather than the user's choice.
+# Whether the values in os.environ are these defaults rather than the user's choice.
 _omp_threads_defaulted = 'mxnet' not in sys.modules and not os.environ.get('OMP_NUM_THREADS')
 if _omp_threads_defaulted:
     os.environ['OMP_NUM_THREADS'] = str(usable_cpus())
+_openblas_core_defaulted = ('mxnet' not in sys.modules and not os.environ.get('OPENBLAS_CORETYPE')
+                            and openblas_coretype(cpu_flags()) is not None)
+if _openblas_core_defaulted:
+    os.environ['OPENBLAS_CORETYPE'] = openblas_coretype(cpu_flags())
 
 from gluon_bert.model.config import BERTConfig, PRESETS, get_config  # noqa: E402
 from gluon_bert.model.bert import (BERTEncoder, MaskLM, NextSentencePred, BERTModel, BERTClassifier)

@@ -240,6 +240,38 @@ def test_importing_gluon_bert_first_uses_every_usable_cpu_unless_told():
     assert out == '1'
 
 
+def test_openblas_kernels_follow_the_cpu_unless_told(tmp_path):
+    """Importing gluon_bert first sets OPENBLAS_CORETYPE to 'Haswell' on a CPU with
+    AVX2 and FMA, and the OpenBLAS MXNet loads then runs those kernels; a value the
+    user set is kept, and so are the kernels it names."""
+    import os
+    import subprocess
+    import sys
+    from gluon_bert.system import cpu_flags, openblas_coretype
+    info = tmp_path / 'cpuinfo'
+    info.write_text('processor\t: 0\nflags\t\t: fpu sse3 avx avx2 fma\n\n'
+                    'processor\t: 1\nflags\t\t: fpu\n')
+    assert cpu_flags(str(info)) == {'fpu', 'sse3', 'avx', 'avx2', 'fma'}
+    assert cpu_flags(str(tmp_path / 'missing')) == set()
+    assert openblas_coretype({'avx2', 'fma', 'sse3'}) == 'Haswell'
+    assert openblas_coretype({'avx', 'sse3'}) is None
+    code = ('import gluon_bert, os, mxnet; from gluon_bert.system import openblas_core; '
+            'print(os.environ.get("OPENBLAS_CORETYPE"), openblas_core())')
+    env = {k: v for k, v in os.environ.items() if k != 'OPENBLAS_CORETYPE'}
+
+    def run(env):
+        return subprocess.run([sys.executable, '-c', code], env=env, check=True,
+                              stdout=subprocess.PIPE).stdout.decode().split()
+    chosen, core = run(env)
+    if core == 'None':
+        pytest.skip('this MXNet has no libopenblas.so.0 beside it')
+    expected = openblas_coretype(cpu_flags())
+    assert chosen == str(expected)
+    if expected is not None:
+        assert core == expected
+    assert run(dict(env, OPENBLAS_CORETYPE='Prescott')) == ['Prescott', 'Prescott']
+
+
 def test_validation_metrics_are_logged_and_fall(wiki, tmp_path):
     """Every eval_interval steps the record holds the MLM/NSP loss and accuracy on
     held-out pairs (another part of the synthetic corpus, the training
