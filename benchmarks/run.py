@@ -7,7 +7,7 @@ Measured on this machine, one job per subprocess (so each peak RSS,
 `getrusage(RUSAGE_SELF).ru_maxrss`, is the job's own), the same model in every
 job but the chapter-configuration pair: `bert.small` (2 blocks, 256 hidden, 4
 heads, FFN 512, dropout 0.1) over the WikiText-2 word vocabulary (min_freq 5),
-as after the chapter's pretraining.  The jobs are the table `JOBS` below.
+as after the chapter's pretraining.  The jobs are the table `JOBS` of `jobs.py`.
 
 The chapter's code is its revision of the d2l library, d2l 0.12.0 (`pip install
 --no-deps d2l==0.12.0`, or into a folder of its own put on PYTHONPATH).
@@ -71,14 +71,18 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from benchmarks import chapter, kernels, workers  # noqa: E402
+from benchmarks.jobs import (JOBS, FT_KINDS, PT_KINDS, D2L_KINDS,  # noqa: E402
+                             CHAPTER_PRETRAIN)
+from benchmarks.report import (TARGETS, RATIOS, fully_connected_gflops,  # noqa: E402
+                               roofline_pct, thread_scaling, cpu_model, format_report)
 from benchmarks.inputs import DEFAULT_SNLI, DEFAULT_WIKI_XZ, prepare_inputs  # noqa: E402
 from benchmarks.workers import (SNLI_TRAIN_PAIRS, MAX_LEN, PRETRAIN_MAX_LEN,  # noqa: E402
-                                PRESET, SEED, FT_BUCKETS, load_now, read_json)
+                                PRESET, SEED, load_now, read_json)
 from gluon_bert.fileio import write_json_atomic  # noqa: E402
 from gluon_bert.compare.process import (THREAD_VARS, max_rss_mib, loaded_versions,  # noqa: E402
                                         run_job)
+from gluon_bert.system import openblas_core  # noqa: E402
 
-PT_BUCKETS = FT_BUCKETS
 
 # Sizes: batch size, timed steps, warm-up steps, and the chapter's SNLI pairs.
 SETTINGS = {
@@ -109,156 +113,6 @@ KINDS = {
     'wiki_gluon': (workers.wiki_gluon, False),
     'sgemm': (lambda job, spec: kernels.sgemm(spec), True),
 }
-FT_KINDS, PT_KINDS = ('ft_d2l', 'ft_gluon', 'ft_torch'), ('pt_d2l', 'pt_gluon')
-# The jobs that run the chapter's code (d2l 0.12.0).
-D2L_KINDS = ('ft_d2l', 'pt_d2l', 'snli_d2l', 'wiki_d2l')
-# The chapter's pretraining configuration (scripts/pretrain.py's defaults).
-CHAPTER_PRETRAIN = dict(batch_size=256, max_len=128, preset='d2l.pretrain')
-# Bulk execution off, so the profiler times each operator on its own rather
-# than fused segments of several.
-BULK_OFF = dict(env={'MXNET_EXEC_BULK_EXEC_TRAIN': '0', 'MXNET_EXEC_BULK_EXEC_INFERENCE': '0'})
-
-# In the order they run: (name, kind, threads, options of the job's spec).
-# `threads` sets OMP_NUM_THREADS (and MXNET_OMP_MAX_THREADS, OPENBLAS_NUM_THREADS,
-# MKL_NUM_THREADS, torch.set_num_threads); the option `env`: more variables.
-JOBS = [
-    ('ft_d2l_mxnet', 'ft_d2l', 1, {}),
-    ('ft_gluon_bucket0', 'ft_gluon', 1, dict(bucket=0)),
-    ('ft_gluon_bucket10', 'ft_gluon', 1, dict(bucket=FT_BUCKETS)),
-    ('ft_torch_padded_t1', 'ft_torch', 1, dict(pad='max_len')),
-    ('ft_torch_dynamic_t1', 'ft_torch', 1, dict(pad='batch')),
-    ('ft_torch_bucket10_t1', 'ft_torch', 1, dict(pad='bucket')),
-    ('ft_torch_padded_t2', 'ft_torch', 2, dict(pad='max_len')),
-    ('ft_torch_dynamic_t2', 'ft_torch', 2, dict(pad='batch')),
-    ('ft_torch_bucket10_t2', 'ft_torch', 2, dict(pad='bucket')),
-    ('pt_d2l_mxnet', 'pt_d2l', 1, {}),
-    ('pt_gluon_bucket0', 'pt_gluon', 1, dict(bucket=0)),
-    ('pt_gluon_bucket10', 'pt_gluon', 1, dict(bucket=PT_BUCKETS)),
-    ('pt_chapter_d2l_mxnet', 'pt_d2l', 1, CHAPTER_PRETRAIN),
-    ('pt_chapter_gluon', 'pt_gluon', 1, dict(CHAPTER_PRETRAIN, bucket=0)),
-    # Both cores: MXNet's operators use OMP_NUM_THREADS threads when it is set
-    # (unset, MXNet 1.9.1 takes one thread on this 2-vCPU machine).
-    ('ft_d2l_mxnet_t2', 'ft_d2l', 2, {}),
-    ('ft_gluon_bucket0_t2', 'ft_gluon', 2, dict(bucket=0)),
-    ('ft_gluon_bucket10_t2', 'ft_gluon', 2, dict(bucket=FT_BUCKETS)),
-    ('pt_d2l_mxnet_t2', 'pt_d2l', 2, {}),
-    ('pt_gluon_bucket0_t2', 'pt_gluon', 2, dict(bucket=0)),
-    ('pt_gluon_bucket10_t2', 'pt_gluon', 2, dict(bucket=PT_BUCKETS)),
-    ('pt_chapter_d2l_mxnet_t2', 'pt_d2l', 2, CHAPTER_PRETRAIN),
-    ('pt_chapter_gluon_t2', 'pt_gluon', 2, dict(CHAPTER_PRETRAIN, bucket=0)),
-    ('snli_gluon', 'snli_gluon', 1, {}),
-    ('snli_d2l', 'snli_d2l', 1, {}),
-    ('wiki_gluon', 'wiki_gluon', 1, {}),
-    ('wiki_d2l', 'wiki_d2l', 1, {}),
-    ('prof_gluon', 'prof_gluon', 1, dict(BULK_OFF, bucket=0)),
-    ('prof_torch', 'prof_torch', 1, dict(pad='batch')),
-    ('prof_pt_gluon', 'prof_pt_gluon', 1, dict(BULK_OFF, bucket=PT_BUCKETS)),
-    ('prof_gluon_t2', 'prof_gluon', 2, dict(BULK_OFF, bucket=0)),
-    ('prof_torch_t2', 'prof_torch', 2, dict(pad='batch')),
-    ('prof_pt_gluon_t2', 'prof_pt_gluon', 2, dict(BULK_OFF, bucket=PT_BUCKETS)),
-    ('sgemm_mxnet', 'sgemm', 1, dict(lib='mxnet')),
-    ('sgemm_mxnet_t2', 'sgemm', 2, dict(lib='mxnet')),
-    ('sgemm_numpy_t1', 'sgemm', 1, dict(lib='numpy')),
-    ('sgemm_torch_t1', 'sgemm', 1, dict(lib='torch')),
-    ('sgemm_numpy_t2', 'sgemm', 2, dict(lib='numpy')),
-    ('sgemm_torch_t2', 'sgemm', 2, dict(lib='torch')),
-]
-
-TARGETS = dict(finetune_vs_d2l_mxnet=5.0, finetune_vs_pytorch_padded=3.0,
-               finetune_vs_pytorch_dynamic=1.25, pretrain_vs_d2l_mxnet=3.0,
-               snli_preprocess_seconds_550k=15.0)
-
-# The report's rows: (job, label) per table.
-FT_ROWS = [('ft_d2l_mxnet', "(a) chapter's MXNet code, padded to 128"),
-           ('ft_gluon_bucket10', '(b) gluon_bert finetune, --bucket 10'),
-           ('ft_gluon_bucket0', '(b) gluon_bert finetune, default (bucket 0)'),
-           ('ft_torch_padded_t1', '(c) PyTorch twin, padded to 128, 1 thread'),
-           ('ft_torch_bucket10_t1', '(d) PyTorch twin, (b) bucket=10 batches, 1 thr'),
-           ('ft_torch_dynamic_t1', '(d) PyTorch twin, (b) bucket=0 batches, 1 thr'),
-           ('ft_d2l_mxnet_t2', "(a) chapter's MXNet code, 2 threads"),
-           ('ft_gluon_bucket10_t2', '(b) gluon_bert, --bucket 10, 2 threads'),
-           ('ft_gluon_bucket0_t2', '(b) gluon_bert, default, 2 threads'),
-           ('ft_torch_padded_t2', '(c) PyTorch twin, padded to 128, 2 threads'),
-           ('ft_torch_bucket10_t2', '(d) PyTorch twin, bucket=10 batches, 2 thr'),
-           ('ft_torch_dynamic_t2', '(d) PyTorch twin, bucket=0 batches, 2 thr')]
-PT_ROWS = [('pt_d2l_mxnet', 'd2l _get_batch_loss_bert, padded to 64'),
-           ('pt_gluon_bucket10', 'gluon_bert pretrain, --bucket 10'),
-           ('pt_gluon_bucket0', 'gluon_bert pretrain, default (bucket 0)'),
-           ('pt_d2l_mxnet_t2', 'd2l, 2 threads'),
-           ('pt_gluon_bucket10_t2', 'gluon_bert, --bucket 10, 2 threads'),
-           ('pt_gluon_bucket0_t2', 'gluon_bert, default, 2 threads'),
-           ('pt_chapter_d2l_mxnet', 'chapter config: d2l, 256 x 128, d2l.pretrain'),
-           ('pt_chapter_gluon', 'chapter config: gluon_bert, 256 x 128, bucket 0'),
-           ('pt_chapter_d2l_mxnet_t2', 'chapter config: d2l, 2 threads'),
-           ('pt_chapter_gluon_t2', 'chapter config: gluon_bert, 2 threads')]
-PREP_ROWS = [('snli_d2l', "SNLIBERTDataset, chapter's code", 'pairs'),
-             ('snli_gluon', 'SNLIBERTDataset, gluon_bert', 'pairs'),
-             ('wiki_d2l', 'WikiText-2 examples, d2l', 'examples'),
-             ('wiki_gluon', 'WikiText-2 examples, gluon_bert', 'examples')]
-# The summary's speed-ups (examples or pairs per second), each row against a
-# target: (label, target, (key, job, baseline job) of gluon_bert with --bucket 10
-# (its fast setting) or None, the same of its default: shuffled batches as the
-# chapter, padded per batch), on 1 thread; `on_two_threads` adds the same on 2.
-# Against the PyTorch twin "same batches": both on the very same batches.
-CHECKS = [
-    ('fine-tuning vs chapter MXNet', 'finetune_vs_d2l_mxnet',
-     ('finetune_speedup_vs_d2l_mxnet', 'ft_gluon_bucket10', 'ft_d2l_mxnet'),
-     ('finetune_bucket0_speedup_vs_d2l_mxnet', 'ft_gluon_bucket0', 'ft_d2l_mxnet')),
-    ('fine-tuning vs PyTorch padded', 'finetune_vs_pytorch_padded',
-     ('finetune_speedup_vs_pytorch_padded', 'ft_gluon_bucket10', 'ft_torch_padded_t1'),
-     ('finetune_bucket0_speedup_vs_pytorch_padded', 'ft_gluon_bucket0', 'ft_torch_padded_t1')),
-    ('fine-tuning vs PyTorch, same batches', 'finetune_vs_pytorch_dynamic',
-     ('finetune_speedup_vs_pytorch_dynamic', 'ft_gluon_bucket10', 'ft_torch_bucket10_t1'),
-     ('finetune_bucket0_speedup_vs_pytorch_dynamic', 'ft_gluon_bucket0', 'ft_torch_dynamic_t1')),
-    ('pretraining vs chapter MXNet', 'pretrain_vs_d2l_mxnet',
-     ('pretrain_speedup_vs_d2l_mxnet', 'pt_gluon_bucket10', 'pt_d2l_mxnet'),
-     ('pretrain_bucket0_speedup_vs_d2l_mxnet', 'pt_gluon_bucket0', 'pt_d2l_mxnet')),
-    ('pretraining, chapter config', 'pretrain_vs_d2l_mxnet', None,
-     ('pretrain_chapter_config_speedup_vs_d2l_mxnet', 'pt_chapter_gluon', 'pt_chapter_d2l_mxnet')),
-]
-
-
-def on_two_threads(check):
-    """The row of CHECKS `check` on 2 threads: its keys with `_2threads`, its
-    jobs' 2-thread twins (`_t2` instead of `_t1`, or added)."""
-    def twin(job):
-        return job[:-len('_t1')] + '_t2' if job.endswith('_t1') else job + '_t2'
-
-    label, target, *pairs = check
-    return ('2 threads: ' + label, target) + tuple(
-        pair and (pair[0] + '_2threads', twin(pair[1]), twin(pair[2])) for pair in pairs)
-
-
-CHECKS = [('1 thread: ' + label, *rest) for label, *rest in CHECKS] + [
-    on_two_threads(check) for check in CHECKS]
-# {key: (job, baseline job)} of every speed-up of CHECKS.
-RATIOS = {key: (job, base) for _, _, *pair in CHECKS for key, job, base in filter(None, pair)}
-# The MXNet training jobs, whose matrix-product rate is also given as a share of
-# MXNet's FullyConnected rate measured in the same run at the same thread count
-# (`<job>_roofline_pct`; the sgemm job of that thread count must have run).
-ROOFLINE_KINDS = ('ft_d2l', 'ft_gluon', 'pt_d2l', 'pt_gluon')
-
-
-def fully_connected_gflops(sgemm_job):
-    """The median FullyConnected rate of an MXNet sgemm job, or None."""
-    rates = sorted(v for k, v in ((sgemm_job or {}).get('gflops') or {}).items()
-                   if k.startswith('FullyConnected'))
-    return rates[len(rates) // 2] if rates else None
-
-
-def roofline_pct(R):
-    """{'<job>_roofline_pct': 100 * the job's matrix-product GFLOPS / the
-    FullyConnected GFLOPS at its thread count} for the MXNet training jobs run."""
-    peak = {1: fully_connected_gflops(R.get('sgemm_mxnet')),
-            2: fully_connected_gflops(R.get('sgemm_mxnet_t2'))}
-    out = {}
-    for name, kind, threads, _ in JOBS:
-        r = R.get(name)
-        if kind in ROOFLINE_KINDS and r and peak.get(threads):
-            out[name + '_roofline_pct'] = round(100.0 * r['matmul_gflops_achieved']
-                                                / peak[threads], 1)
-    return out
-
 # ---------------------------------------------------------------------------
 # A job's process
 
@@ -274,7 +128,7 @@ def worker_main(name, job, spec_path):
                   versions=loaded_versions(('numpy', 'mxnet', 'torch', 'gluonnlp', 'd2l'),
                                            python=True),
                   env_threads={k: os.environ.get(k) for k in THREAD_VARS},
-                  mxnet_loaded='mxnet' in sys.modules, torch_loaded='torch' in sys.modules)
+                  openblas_core=openblas_core(), mxnet_loaded='mxnet' in sys.modules, torch_loaded='torch' in sys.modules)
     write_json_atomic(os.path.join(job, 'result-%s.json' % name), result)
     sys.stdout.flush()
     # The chapter's Pool(4) is never closed; leave without waiting for it.
@@ -421,6 +275,8 @@ def summarize(R, S, mode, notes, started, load_start, load_end, busy, total_seco
         **roofline_pct(R),
         fully_connected_gflops={t: fully_connected_gflops(R.get(k)) for t, k in
                                 (('1', 'sgemm_mxnet'), ('2', 'sgemm_mxnet_t2'))},
+        scaling_2threads=thread_scaling(R),
+        openblas_core=sorted({r['openblas_core'] for r in R.values() if r.get('openblas_core')}),
         snli_preprocess_seconds_550k=None if snli_g_550k is None else round(snli_g_550k, 2),
         snli_preprocess_d2l_seconds_550k=None if snli_d_550k is None else round(snli_d_550k, 2),
         snli_preprocess_d2l_extrapolated=bool(snli_d_pairs and snli_d_pairs != SNLI_TRAIN_PAIRS),
@@ -439,7 +295,7 @@ def summarize(R, S, mode, notes, started, load_start, load_end, busy, total_seco
                       threads_note='OMP_NUM_THREADS (and MXNET_OMP_MAX_THREADS, '
                       'OPENBLAS_NUM_THREADS, MKL_NUM_THREADS) set to the job\'s thread count; '
                       'torch.set_num_threads likewise', inputs=notes),
-        machine=dict(platform=platform.platform(), processor=_cpu_model(),
+        machine=dict(platform=platform.platform(), processor=cpu_model(),
                      machine=platform.machine(), cpu_count=os.cpu_count(),
                      python=platform.python_version()),
         versions={k: v for r in R.values() for k, v in (r.get('versions') or {}).items()},
@@ -447,126 +303,6 @@ def summarize(R, S, mode, notes, started, load_start, load_end, busy, total_seco
         other_busy_processes_at_start=busy,
         date=started.strftime('%Y-%m-%d %H:%M:%S UTC'), total_seconds=round(total_seconds, 1),
         targets=TARGETS)
-
-
-def _cpu_model():
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith('model name'):
-                    return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
-
-
-def _fmt_x(x):
-    return '-' if x is None else '%.2fx' % x
-
-
-def _table(lines, head):
-    lines += ['', head, '-' * len(head)]
-
-
-def format_report(rep):
-    J, s, m, v = rep['jobs'], rep['settings'], rep['machine'], rep['versions'] or {}
-    prep = J['prep']
-    lines = [
-        'gluon_bert benchmarks (%s), %s' % (s['mode'], rep['date']),
-        'machine: %s, %s, %d CPUs; load average at start %s, at end %s'
-        % (m['platform'], m['processor'], m['cpu_count'], rep['load_average_start'],
-           rep['load_average_end']),
-        'versions: python %s, mxnet %s, numpy %s, gluonnlp %s, d2l %s, torch %s'
-        % tuple(v.get(k) for k in ('python', 'mxnet', 'numpy', 'gluonnlp', 'd2l', 'torch')),
-        'model: %s (2 blocks, 256 hidden, 4 heads, FFN 512), vocabulary %d (WikiText-2, '
-        'min_freq 5); batch %d' % (s['preset'], s['vocab_size'], s['batch_size']),
-        'data: %s; fine-tuning %d pairs (mean length %.1f tokens, max %d); pretraining '
-        'examples %d (mean length %.1f, %.1f MLM targets)'
-        % (s['inputs']['snli'], prep['finetune_pairs'], prep['finetune_mean_valid_len'],
-           prep['finetune_max_valid_len'], prep['pretrain_examples'],
-           prep['pretrain_mean_valid_len'], prep['pretrain_mean_mlm_preds'])]
-    _table(lines, '%-46s %9s %7s %7s %7s %8s %9s %8s' % (
-        'fine-tuning (one timed epoch)', 'ex/sec', 'wall s', 'CPU s', 'pad len', 'GFLOPS',
-        'peak MiB', 'gluon x'))
-    for key, label in FT_ROWS:
-        r = J.get(key)
-        if r:
-            # "gluon x": gluon_bert --bucket 10 on as many threads, over this row.
-            g = J.get('ft_gluon_bucket10' + ('_t2' if key.endswith('_t2') else ''),
-                      {}).get('examples_per_sec')
-            lines.append('%-46s %9.1f %7.1f %7.1f %7.1f %8.1f %9.0f %8s' % (
-                label, r['examples_per_sec'], r['seconds'], r['cpu_seconds'],
-                r.get('mean_padded_len', MAX_LEN), r['matmul_gflops_achieved'],
-                r['peak_rss_mib'], '%.2f' % (g / r['examples_per_sec']) if g else '-'))
-    _table(lines, '%-46s %9s %7s %7s %7s %8s %9s' % (
-        'pretraining (max_len 64, chapter config 128)', 'pairs/s', 'wall s', 'steps',
-        'pad len', 'GFLOPS', 'peak MiB'))
-    max_len = {name: o.get('max_len', PRETRAIN_MAX_LEN) for name, _, _, o in JOBS}
-    for key, label in PT_ROWS:
-        r = J.get(key)
-        if r:
-            lines.append('%-46s %9.1f %7.1f %7d %7.1f %8.1f %9.0f' % (
-                label, r['pairs_per_sec'], r['seconds'], r['steps'],
-                r.get('mean_padded_len', max_len[key]), r['matmul_gflops_achieved'],
-                r['peak_rss_mib']))
-    roof = {k[:-len('_roofline_pct')]: v for k, v in rep.items() if k.endswith('_roofline_pct')}
-    if roof:
-        fc = rep.get('fully_connected_gflops') or {}
-        lines += ['', 'matrix products as %% of FullyConnected at the same threads '
-                  '(%s GFLOPS at 1 thread, %s at 2)' % tuple(
-                      '-' if fc.get(t) is None else '%.1f' % fc[t] for t in ('1', '2'))]
-        lines += ['  %-44s %6.1f%%' % (k, v) for k, v in roof.items()]
-    _table(lines, '%-46s %10s %8s %9s %9s' % ('data preparation', 'items', 'seconds',
-                                              'peak MiB', 'workers'))
-    lines.append('(SNLI: the %d source pairs replicated; WikiText-2: read_wiki + examples '
-                 'at max_len %d)' % (prep['snli_source_pairs'], PRETRAIN_MAX_LEN))
-    for key, label, n in PREP_ROWS:
-        r = J.get(key)
-        if r:
-            w = r.get('pool_workers_peak_rss_mib')
-            lines.append('%-46s %10d %8.1f %9.0f %9s' % (label, r[n], r['seconds'],
-                                                          r['peak_rss_mib'],
-                                                          '-' if not w else '%.0f' % w))
-    noisy = ['%s %.2f' % (k, v['other_processes_cpu_share']) for k, v in sorted(J.items())
-             if (v.get('other_processes_cpu_share') or 0) >= 0.05]
-    if noisy:
-        lines.append('  other processes kept cores busy during: %s (cores)' % ', '.join(noisy))
-    if rep['snli_preprocess_d2l_extrapolated']:
-        lines.append("  (the chapter's SNLI build ran on %d pairs; its 550,152-pair time is "
-                     "extrapolated linearly: %.1f s)" % (J['snli_d2l']['pairs'],
-                                                         rep['snli_preprocess_d2l_seconds_550k']))
-    t = rep['targets']
-    _table(lines, '%-46s %10s %10s %8s' % ('ratio', 'bucket 10', 'default', 'target'))
-    for label, target, fast, default in CHECKS:
-        lines.append('%-46s %10s %10s %8s' % (label, _fmt_x(rep[fast[0]]) if fast else '',
-                                              _fmt_x(rep[default[0]]), '>= %g' % t[target]))
-    lines.append('%-46s %10s %10s %8s' % ('SNLI preprocessing 550k pairs (s)',
-                                          rep['snli_preprocess_seconds_550k'], '',
-                                          '< %g' % t['snli_preprocess_seconds_550k']))
-    lines.append('%-46s %10s' % ('SNLI preprocessing vs chapter',
-                                 _fmt_x(rep['snli_preprocess_speedup_vs_d2l'])))
-    lines.append('%-46s %10s' % ('WikiText-2 examples vs d2l',
-                                 _fmt_x(rep['wikitext_examples_speedup_vs_d2l'])))
-    if rep['sgemm_gflops']:
-        lines += ['', 'sgemm GFLOPS']
-        for k, gf in sorted(rep['sgemm_gflops'].items()):
-            lines += ['  %-18s %-58s %8.1f' % (k, op, val) for op, val in gf.items()]
-    ops = {k: r['ops_ms'] for k, r in J.items() if r.get('ops_ms')}
-    if ops:
-        lines += ['', 'operator micro-benchmarks (ms per call)']
-        for k, d in sorted(ops.items()):
-            lines += ['  %-18s %-58s %8.2f' % (k, op, ms) for op, ms in d.items()]
-    for key in ('prof_gluon', 'prof_torch', 'prof_pt_gluon', 'prof_gluon_t2', 'prof_torch_t2',
-                'prof_pt_gluon_t2'):
-        p = J.get(key, {}).get('profile')
-        if p:
-            lines += ['', '%s: operators %.1f s of %.1f s wall (%s)' % (
-                key, p['operator_ms_total'] / 1000.0, p['wall_seconds'],
-                ', '.join('%s %.0f%%' % (g, 100 * d['share']) for g, d in sorted(
-                    p['groups'].items(), key=lambda kv: -kv[1]['ms']) if d['share']))]
-            lines += ['  %-44s %9.1f ms %6d calls %5.1f%%' % (
-                e['name'][:44], e['ms'], e['count'], 100 * e['share']) for e in p['top'][:8]]
-    return '\n'.join(lines)
 
 
 def main(argv=None):

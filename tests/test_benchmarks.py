@@ -4,7 +4,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks import run  # noqa: E402
+from benchmarks import report, run  # noqa: E402
 
 
 def _sgemm(*rates):
@@ -13,9 +13,9 @@ def _sgemm(*rates):
 
 
 def test_fully_connected_rate_is_the_median_of_its_rows():
-    assert run.fully_connected_gflops(_sgemm(90.0, 110.0, 100.0, 40.0)) == 100.0
-    assert run.fully_connected_gflops(None) is None
-    assert run.fully_connected_gflops({'gflops': {'batch_dot x': 50.0}}) is None
+    assert report.fully_connected_gflops(_sgemm(90.0, 110.0, 100.0, 40.0)) == 100.0
+    assert report.fully_connected_gflops(None) is None
+    assert report.fully_connected_gflops({'gflops': {'batch_dot x': 50.0}}) is None
 
 
 def test_roofline_pct_uses_the_rate_of_the_jobs_thread_count():
@@ -25,10 +25,40 @@ def test_roofline_pct_uses_the_rate_of_the_jobs_thread_count():
          'ft_gluon_bucket0_t2': {'matmul_gflops_achieved': 95.0},
          'pt_d2l_mxnet': {'matmul_gflops_achieved': 50.0},
          'ft_torch_dynamic_t1': {'matmul_gflops_achieved': 70.0}}
-    out = run.roofline_pct(R)
+    out = report.roofline_pct(R)
     assert out == {'ft_gluon_bucket0_roofline_pct': 64.0,
                    'ft_gluon_bucket0_t2_roofline_pct': 47.5,
                    'pt_d2l_mxnet_roofline_pct': 50.0}
     # without the 2-thread sgemm job, no 2-thread share
     del R['sgemm_mxnet_t2']
-    assert 'ft_gluon_bucket0_t2_roofline_pct' not in run.roofline_pct(R)
+    assert 'ft_gluon_bucket0_t2_roofline_pct' not in report.roofline_pct(R)
+
+
+def test_thread_scaling_pairs_each_job_with_its_two_thread_twin():
+    R = {'ft_gluon_bucket0': {'examples_per_sec': 400.0},
+         'ft_gluon_bucket0_t2': {'examples_per_sec': 600.0},
+         'ft_torch_dynamic_t1': {'examples_per_sec': 200.0},
+         'ft_torch_dynamic_t2': {'examples_per_sec': 350.0},
+         'pt_gluon_bucket0': {'pairs_per_sec': 100.0},
+         'pt_gluon_bucket0_t2': {'pairs_per_sec': 150.0},
+         'ft_gluon_bucket10': {'examples_per_sec': 500.0}}     # no 2-thread twin ran
+    assert report.thread_scaling(R) == {'ft_gluon_bucket0': 1.5, 'ft_torch_dynamic_t1': 1.75,
+                                        'pt_gluon_bucket0': 1.5}
+
+
+def test_the_report_prints_the_scaling_and_the_machines_rates():
+    R = {'prep': {'finetune_pairs': 8, 'finetune_mean_valid_len': 20.0,
+                  'finetune_max_valid_len': 30, 'pretrain_examples': 8,
+                  'pretrain_mean_valid_len': 40.0, 'pretrain_mean_mlm_preds': 6.0,
+                  'snli_source_pairs': 8, 'vocab_size': 50}}
+    for name, rate in (('ft_gluon_bucket0', 400.0), ('ft_gluon_bucket0_t2', 600.0)):
+        R[name] = dict(examples_per_sec=rate, seconds=1.0, cpu_seconds=1.0,
+                       matmul_gflops_achieved=50.0, peak_rss_mib=100.0)
+    rep = run.summarize(R, dict(batch_size=8), 'quick', {'snli': 'x', 'wikitext': 'y'},
+                        __import__('datetime').datetime(2026, 12, 6), None, None, None, 1.0)
+    rep['fully_connected_gflops'] = {'1': 105.0, '2': 190.0}
+    rep['openblas_core'] = ['Haswell']
+    text = report.format_report(rep)
+    assert rep['scaling_2threads'] == {'ft_gluon_bucket0': 1.5}
+    assert '105.0 GFLOPS on 1 thread, 190.0 on 2' in text and 'Haswell' in text
+    assert any(line.split() == ['ft_gluon_bucket0', '1.50x'] for line in text.splitlines())
