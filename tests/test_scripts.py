@@ -206,6 +206,16 @@ def test_plot_draws_several_runs_and_names_a_bad_line(tmp_path):
     r = run(['scripts/plot_runs.py', '--output', str(png), str(a), 'fast=' + str(b)])
     assert r.returncode == 0, r.stderr
     assert 'chapter, fast' in r.stdout and png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    table = tmp_path / 'side.md'
+    r = run(['scripts/plot_runs.py', '--output', str(png), '--keys', 'mlm_loss,val_mlm_loss',
+             '--table', str(table), str(a), 'fast=' + str(b)])
+    assert r.returncode == 0, r.stderr
+    lines = table.read_text().splitlines()
+    assert lines[0] == ('| step | chapter: mlm_loss | fast: mlm_loss | fast - chapter: mlm_loss '
+                        '| chapter: val_mlm_loss | fast: val_mlm_loss '
+                        '| fast - chapter: val_mlm_loss |')
+    # step 50 is the only one both logged; fast has no validation there
+    assert lines[2:] == ['| 50 | 6.500 | 6.500 | +0.000 | 6.400 | - | - |']
     b.write_text(json.dumps(dict(step=50, mlm_loss=6.5)) + '\n{"step": 100,\n')
     png.unlink()
     r = run(['scripts/plot_runs.py', '--output', str(png), str(a), 'fast=' + str(b)])

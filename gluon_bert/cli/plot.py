@@ -2,6 +2,7 @@
 
     gluon-bert plot --output curves.png chapter=runs/pretrain fast=runs/pretrain-fast
     gluon-bert plot --keys mlm_loss_running,val_mlm_loss --output mlm.png runs/pretrain
+    gluon-bert plot --keys val_mlm_loss --output v.png --table v.md ours=runs/a d2l=runs/b
 
 A run is LABEL=PATH or PATH (labelled by its folder's name); PATH is a run's output
 folder or its metrics.jsonl.
@@ -9,7 +10,8 @@ folder or its metrics.jsonl.
 import argparse
 import os
 
-from gluon_bert.train.logs import plot_runs, read_metrics
+from gluon_bert.fileio import write_text_atomic
+from gluon_bert.train.logs import plot_runs, read_metrics, table_runs
 
 
 def _run(text):
@@ -31,6 +33,9 @@ def plot_main(argv=None):
     p.add_argument('--x', default='step', help="the x axis: 'step' or 'epoch' "
                    '(default: %(default)s)')
     p.add_argument('--title', default='')
+    p.add_argument('--table', default=None, metavar='FILE',
+                   help='also write a Markdown table of the metrics at every step all the '
+                        'runs logged, with each run\'s difference from the first')
     a = p.parse_args(argv)
     keys = [k for k in a.keys.split(',') if k]
     runs = {}
@@ -43,3 +48,6 @@ def plot_main(argv=None):
         runs[label] = records
     plot_runs(runs, a.x, keys, a.output, a.title)
     print('wrote %s (%s)' % (a.output, ', '.join(runs)))
+    if a.table:
+        write_text_atomic(a.table, table_runs(runs, a.x, keys))
+        print('wrote %s' % a.table)

@@ -4,7 +4,8 @@ import time
 
 from gluon_bert.fileio import append_text, dumps_json, write_atomic
 
-__all__ = ['MetricsLog', 'plot_curves', 'plot_runs', 'read_metrics', 'Timer', 'progress_bar']
+__all__ = ['MetricsLog', 'plot_curves', 'plot_runs', 'table_runs', 'read_metrics', 'Timer',
+           'progress_bar']
 
 
 class Timer:
@@ -77,6 +78,37 @@ def plot_runs(runs, x, ys, path, title=''):
         write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=100, format='png'))
     finally:
         plt.close(fig)
+
+
+def table_runs(runs, x, ys):
+    """A Markdown table of the `ys` keys of each run of `runs` ({label: records},
+    in order) at every value of `x` where all the runs logged that key: one row per
+    x, one column per run and key, and for each later run its difference from the
+    first ("label - first").  Returns the text."""
+    labels = list(runs)
+    by_x = {label: {} for label in labels}
+    for label, records in runs.items():
+        for r in records:
+            if r.get(x) is not None:
+                by_x[label].setdefault(r[x], {}).update(r)
+    head, rows = [x], []
+    for y in ys:
+        head += ['%s: %s' % (label, y) for label in labels]
+        head += ['%s - %s: %s' % (label, labels[0], y) for label in labels[1:]]
+    xs = sorted(set.intersection(*(set(v) for v in by_x.values())))
+    for at in xs:
+        values = {label: by_x[label][at] for label in labels}
+        if not any(all(values[label].get(y) is not None for label in labels) for y in ys):
+            continue
+        row = ['%g' % at]
+        for y in ys:
+            got = [values[label].get(y) for label in labels]
+            row += ['-' if v is None else '%.3f' % v for v in got]
+            row += ['-' if v is None or got[0] is None else '%+.3f' % (v - got[0])
+                    for v in got[1:]]
+        rows.append(row)
+    lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+    return '\n'.join(lines + ['| ' + ' | '.join(r) + ' |' for r in rows]) + '\n'
 
 
 def progress_bar(total, enabled, desc):
