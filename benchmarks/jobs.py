@@ -19,51 +19,44 @@ CHAPTER_PRETRAIN = dict(batch_size=256, max_len=128, preset='d2l.pretrain')
 # than fused segments of several.
 BULK_OFF = dict(env={'MXNET_EXEC_BULK_EXEC_TRAIN': '0', 'MXNET_EXEC_BULK_EXEC_INFERENCE': '0'})
 
+
+def _on_threads(threads, jobs, suffix=None):
+    """The (name, kind, options) rows `jobs` as JOBS rows on `threads` threads, their
+    names ending in `suffix` (default: `_t2` on 2 threads, nothing on 1)."""
+    suffix = ('_t2' if threads == 2 else '') if suffix is None else suffix
+    return [(name + suffix, kind, threads, options) for name, kind, options in jobs]
+
+
+FT_MXNET = [('ft_d2l_mxnet', 'ft_d2l', {}),
+            ('ft_gluon_bucket0', 'ft_gluon', dict(bucket=0)),
+            ('ft_gluon_bucket10', 'ft_gluon', dict(bucket=FT_BUCKETS))]
+FT_TORCH = [('ft_torch_padded', 'ft_torch', dict(pad='max_len')),
+            ('ft_torch_dynamic', 'ft_torch', dict(pad='batch')),
+            ('ft_torch_bucket10', 'ft_torch', dict(pad='bucket'))]
+PT_MXNET = [('pt_d2l_mxnet', 'pt_d2l', {}),
+            ('pt_gluon_bucket0', 'pt_gluon', dict(bucket=0)),
+            ('pt_gluon_bucket10', 'pt_gluon', dict(bucket=PT_BUCKETS)),
+            ('pt_chapter_d2l_mxnet', 'pt_d2l', CHAPTER_PRETRAIN),
+            ('pt_chapter_gluon', 'pt_gluon', dict(CHAPTER_PRETRAIN, bucket=0))]
+PREP = [('snli_gluon', 'snli_gluon', {}), ('snli_d2l', 'snli_d2l', {}),
+        ('wiki_gluon', 'wiki_gluon', {}), ('wiki_d2l', 'wiki_d2l', {})]
+PROFILES = [('prof_gluon', 'prof_gluon', dict(BULK_OFF, bucket=0)),
+            ('prof_torch', 'prof_torch', dict(pad='batch')),
+            ('prof_pt_gluon', 'prof_pt_gluon', dict(BULK_OFF, bucket=PT_BUCKETS))]
+
 # In the order they run: (name, kind, threads, options of the job's spec).
 # `threads` sets OMP_NUM_THREADS (and MXNET_OMP_MAX_THREADS, OPENBLAS_NUM_THREADS,
 # MKL_NUM_THREADS, torch.set_num_threads); the option `env`: more variables.
-JOBS = [
-    ('ft_d2l_mxnet', 'ft_d2l', 1, {}),
-    ('ft_gluon_bucket0', 'ft_gluon', 1, dict(bucket=0)),
-    ('ft_gluon_bucket10', 'ft_gluon', 1, dict(bucket=FT_BUCKETS)),
-    ('ft_torch_padded_t1', 'ft_torch', 1, dict(pad='max_len')),
-    ('ft_torch_dynamic_t1', 'ft_torch', 1, dict(pad='batch')),
-    ('ft_torch_bucket10_t1', 'ft_torch', 1, dict(pad='bucket')),
-    ('ft_torch_padded_t2', 'ft_torch', 2, dict(pad='max_len')),
-    ('ft_torch_dynamic_t2', 'ft_torch', 2, dict(pad='batch')),
-    ('ft_torch_bucket10_t2', 'ft_torch', 2, dict(pad='bucket')),
-    ('pt_d2l_mxnet', 'pt_d2l', 1, {}),
-    ('pt_gluon_bucket0', 'pt_gluon', 1, dict(bucket=0)),
-    ('pt_gluon_bucket10', 'pt_gluon', 1, dict(bucket=PT_BUCKETS)),
-    ('pt_chapter_d2l_mxnet', 'pt_d2l', 1, CHAPTER_PRETRAIN),
-    ('pt_chapter_gluon', 'pt_gluon', 1, dict(CHAPTER_PRETRAIN, bucket=0)),
-    # Both cores: MXNet's operators use OMP_NUM_THREADS threads when it is set
-    # (unset, MXNet 1.9.1 takes one thread on this 2-vCPU machine).
-    ('ft_d2l_mxnet_t2', 'ft_d2l', 2, {}),
-    ('ft_gluon_bucket0_t2', 'ft_gluon', 2, dict(bucket=0)),
-    ('ft_gluon_bucket10_t2', 'ft_gluon', 2, dict(bucket=FT_BUCKETS)),
-    ('pt_d2l_mxnet_t2', 'pt_d2l', 2, {}),
-    ('pt_gluon_bucket0_t2', 'pt_gluon', 2, dict(bucket=0)),
-    ('pt_gluon_bucket10_t2', 'pt_gluon', 2, dict(bucket=PT_BUCKETS)),
-    ('pt_chapter_d2l_mxnet_t2', 'pt_d2l', 2, CHAPTER_PRETRAIN),
-    ('pt_chapter_gluon_t2', 'pt_gluon', 2, dict(CHAPTER_PRETRAIN, bucket=0)),
-    ('snli_gluon', 'snli_gluon', 1, {}),
-    ('snli_d2l', 'snli_d2l', 1, {}),
-    ('wiki_gluon', 'wiki_gluon', 1, {}),
-    ('wiki_d2l', 'wiki_d2l', 1, {}),
-    ('prof_gluon', 'prof_gluon', 1, dict(BULK_OFF, bucket=0)),
-    ('prof_torch', 'prof_torch', 1, dict(pad='batch')),
-    ('prof_pt_gluon', 'prof_pt_gluon', 1, dict(BULK_OFF, bucket=PT_BUCKETS)),
-    ('prof_gluon_t2', 'prof_gluon', 2, dict(BULK_OFF, bucket=0)),
-    ('prof_torch_t2', 'prof_torch', 2, dict(pad='batch')),
-    ('prof_pt_gluon_t2', 'prof_pt_gluon', 2, dict(BULK_OFF, bucket=PT_BUCKETS)),
-    ('sgemm_mxnet', 'sgemm', 1, dict(lib='mxnet')),
-    ('sgemm_mxnet_t2', 'sgemm', 2, dict(lib='mxnet')),
-    ('sgemm_numpy_t1', 'sgemm', 1, dict(lib='numpy')),
-    ('sgemm_torch_t1', 'sgemm', 1, dict(lib='torch')),
-    ('sgemm_numpy_t2', 'sgemm', 2, dict(lib='numpy')),
-    ('sgemm_torch_t2', 'sgemm', 2, dict(lib='torch')),
-]
+# Both cores: MXNet's operators use OMP_NUM_THREADS threads when it is set
+# (unset, MXNet 1.9.1 takes one thread on this 2-vCPU machine).
+JOBS = (_on_threads(1, FT_MXNET) + _on_threads(1, FT_TORCH, '_t1')
+        + _on_threads(2, FT_TORCH) + _on_threads(1, PT_MXNET)
+        + _on_threads(2, FT_MXNET + PT_MXNET) + _on_threads(1, PREP)
+        + _on_threads(1, PROFILES) + _on_threads(2, PROFILES)
+        + [('sgemm_mxnet', 'sgemm', 1, dict(lib='mxnet')),
+           ('sgemm_mxnet_t2', 'sgemm', 2, dict(lib='mxnet'))]
+        + [('sgemm_%s_t%d' % (lib, t), 'sgemm', t, dict(lib=lib))
+           for t in (1, 2) for lib in ('numpy', 'torch')])
 
 
 def twin_2threads(job):
