@@ -113,6 +113,29 @@ def test_schedule_values():
     assert num_training_steps(100, 32, 2) == 8 and num_training_steps(96, 32, 3) == 9
 
 
+def test_warmup_stable_decay_schedule():
+    """'wsd': the warmup, the base rate, then linear decay to 0 over the last
+    decay_steps updates; a decay that would overlap the warmup is an error."""
+    s = lr_schedule(num_steps=10, base_lr=1.0, warmup_steps=2, decay='wsd', decay_steps=4)
+    np.testing.assert_allclose([s(n) for n in range(1, 12)],
+                               [0.5, 1.0, 1.0, 1.0, 1.0, 1.0, 0.75, 0.5, 0.25, 0.0, 0.0])
+    with pytest.raises(ValueError, match='decay_steps'):
+        lr_schedule(num_steps=10, base_lr=1.0, warmup_steps=2, decay='wsd', decay_steps=9)
+    with pytest.raises(ValueError, match='decay_steps'):
+        lr_schedule(num_steps=10, base_lr=1.0, decay='wsd')
+    net = small_classifier()
+    trainer = trainer_for(net, lr=1e-3, num_steps=10, warmup_ratio=0.2, lr_schedule='wsd',
+                          decay_ratio=0.4)
+    seen = []
+    for _ in range(10):          # the learning rate each update used
+        step(net, trainer)
+        seen.append(trainer.learning_rate)
+    np.testing.assert_allclose(seen, [5e-4, 1e-3, 1e-3, 1e-3, 1e-3, 1e-3, 7.5e-4, 5e-4, 2.5e-4, 0.0])
+    with pytest.raises(ValueError, match='decay_ratio'):
+        trainer_for(small_classifier(), num_steps=10, warmup_ratio=0.2, lr_schedule='wsd',
+                    decay_ratio=0.9)
+
+
 def test_trainer_follows_the_schedule():
     net = small_classifier()
     trainer = trainer_for(net, lr=1e-3, num_steps=10, warmup_ratio=0.2)

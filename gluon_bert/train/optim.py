@@ -19,8 +19,8 @@ from mxnet import gluon, lr_scheduler
 
 from gluon_bert.train.devices import setup_kvstore
 
-__all__ = ['make_trainer', 'lr_schedule', 'no_decay', 'embedding_param_names',
-           'freeze', 'num_training_steps', 'layer_lr_mults']
+__all__ = ['make_trainer', 'lr_schedule', 'WarmupStableDecay', 'LR_SCHEDULES', 'no_decay',
+           'embedding_param_names', 'freeze', 'num_training_steps', 'layer_lr_mults']
 
 # The new head: the output layer and the pooling block of the heads of model.heads.
 HEAD_PREFIX = ('output.', 'pool.')
@@ -28,20 +28,54 @@ EMBEDDING_PREFIXES = ('encoder.token_embedding.', 'encoder.segment_embedding.',
                       'encoder.pos_embedding', 'encoder.embed_ln.')
 
 
-def lr_schedule(num_steps, base_lr, warmup_steps=0, decay='linear', final_lr=0.0):
+class WarmupStableDecay(lr_scheduler.LRScheduler):
+    """MXNet's linear warmup over `warmup_steps` updates, then `base_lr` until
+    update `decay_start`, then linear decay to `final_lr` at update `num_steps`
+    (the "warmup-stable-decay" schedule: a constant rate for most of the run,
+    annealed at its end)."""
+
+    def __init__(self, num_steps, decay_start, base_lr, final_lr=0.0, warmup_steps=0):
+        super().__init__(base_lr, warmup_steps)
+        if not warmup_steps <= decay_start < num_steps:
+            raise ValueError('the decay must start after the warmup (%d) and before the last '
+                             'update (%d), not at %d' % (warmup_steps, num_steps, decay_start))
+        self.num_steps, self.decay_start, self.final_lr = num_steps, decay_start, final_lr
+
+    def __call__(self, num_update):
+        if num_update < self.warmup_steps:
+            return self.get_warmup_lr(num_update)
+        if num_update <= self.decay_start:
+            return self.base_lr
+        done = min(1.0, (num_update - self.decay_start) / (self.num_steps - self.decay_start))
+        return self.base_lr + (self.final_lr - self.base_lr) * done
+
+
+LR_SCHEDULES = ('linear', 'constant', 'wsd')
+
+
+def lr_schedule(num_steps, base_lr, warmup_steps=0, decay='linear', final_lr=0.0,
+                decay_steps=0):
     """MXNet's scheduler for a linear warmup from 0 to `base_lr` over
     `warmup_steps` updates, then (`decay='linear'`) linear decay to `final_lr` at
-    update `num_steps` (`mx.lr_scheduler.PolyScheduler` with power 1), or
-    (`decay='constant'`) `base_lr` from then on (`FactorScheduler` with factor 1).
-    Update numbers count from 1, as MXNet's optimizers call the scheduler."""
-    num_steps, warmup_steps = int(num_steps), int(warmup_steps)
+    update `num_steps` (`mx.lr_scheduler.PolyScheduler` with power 1),
+    (`decay='constant'`) `base_lr` from then on (`FactorScheduler` with factor 1),
+    or (`decay='wsd'`) `base_lr` until the last `decay_steps` updates, which decay
+    linearly to `final_lr` (`WarmupStableDecay`).  Update numbers count from 1, as
+    MXNet's optimizers call the scheduler."""
+    num_steps, warmup_steps, decay_steps = int(num_steps), int(warmup_steps), int(decay_steps)
     if num_steps < 1:
         raise ValueError('num_steps must be positive, got %d' % num_steps)
     if not 0 <= warmup_steps <= num_steps:
         raise ValueError('warmup_steps must be in [0, num_steps=%d], got %d'
                          % (num_steps, warmup_steps))
-    if decay not in ('linear', 'constant'):
-        raise ValueError("decay must be 'linear' or 'constant', not %r" % decay)
+    if decay not in LR_SCHEDULES:
+        raise ValueError('decay must be one of %s, not %r' % (', '.join(LR_SCHEDULES), decay))
+    if decay == 'wsd':
+        if not 0 < decay_steps <= num_steps - warmup_steps:
+            raise ValueError('decay_steps must be in [1, num_steps - warmup_steps = %d], got %d'
+                             % (num_steps - warmup_steps, decay_steps))
+        return WarmupStableDecay(num_steps, num_steps - decay_steps, base_lr, final_lr,
+                                 warmup_steps)
     if decay == 'constant' or warmup_steps == num_steps:
         return lr_scheduler.FactorScheduler(step=2 ** 62, factor=1.0, base_lr=base_lr,
                                             warmup_steps=warmup_steps)
@@ -124,7 +158,9 @@ def make_trainer(net, args, num_steps=None, cluster=None):
     weight_decay: applied to all parameters but biases and LayerNorm gamma/beta.
     warmup_ratio: fraction of `num_steps` with a linear warmup.
     lr_schedule: 'constant', 'linear' (decay to 0 at `num_steps` after the warmup),
-        or 'auto': 'linear' when there is a warmup, else 'constant' (the chapter).
+        'wsd' (constant after the warmup, then linear decay to 0 over the last
+        `decay_ratio` of the steps), or 'auto': 'linear' when there is a warmup,
+        else 'constant' (the chapter).
     Fine-tuning only (`FinetuneArgs`): `head_lr`, the learning rate of the new head
     `output.*` (lr_mult = head_lr / lr); `layer_lr_decay` (see `layer_lr_mults`;
     1: off); `freeze_embeddings` / `freeze_layers`, parameters that are not
@@ -140,9 +176,13 @@ def make_trainer(net, args, num_steps=None, cluster=None):
         raise ValueError('weight_decay must be non-negative, got %g' % weight_decay)
     if not 0.0 <= warmup_ratio < 1.0:
         raise ValueError('warmup_ratio must be in [0, 1), got %g' % warmup_ratio)
-    if schedule not in ('auto', 'constant', 'linear'):
-        raise ValueError("lr_schedule must be 'auto', 'constant' or 'linear', not %r"
-                         % schedule)
+    if schedule not in ('auto',) + LR_SCHEDULES:
+        raise ValueError('lr_schedule must be one of auto, %s, not %r'
+                         % (', '.join(LR_SCHEDULES), schedule))
+    decay_ratio = getattr(args, 'decay_ratio', 0.2)
+    if schedule == 'wsd' and not 0.0 < decay_ratio <= 1.0 - warmup_ratio:
+        raise ValueError('decay_ratio must be in (0, 1 - warmup_ratio = %g], got %g'
+                         % (1.0 - warmup_ratio, decay_ratio))
     if schedule == 'auto':
         schedule = 'linear' if warmup_ratio > 0 else 'constant'
 
@@ -182,8 +222,11 @@ def make_trainer(net, args, num_steps=None, cluster=None):
     if schedule != 'constant' or warmup_ratio > 0:
         if not num_steps:
             raise ValueError('a learning-rate schedule needs num_steps')
+        warmup_steps = int(round(warmup_ratio * num_steps))
         opt_params['lr_scheduler'] = lr_schedule(
-            num_steps, lr, int(round(warmup_ratio * num_steps)), decay=schedule)
+            num_steps, lr, warmup_steps, decay=schedule,
+            decay_steps=min(max(1, int(round(decay_ratio * num_steps))),
+                            num_steps - warmup_steps))
     trainable = [p for p in params.values() if p.grad_req != 'null']
     if not trainable:
         raise ValueError('every parameter is frozen')

@@ -107,8 +107,12 @@ class TrainArgs:
     warmup_ratio: float = option(0.0, 'fraction of the steps with a linear lr warmup from 0 '
                                  '(then linear decay)', minimum=0.0)
     lr_schedule: str = option('auto', "'linear': decay to 0 at the last step; 'constant'; "
+                              "'wsd': constant after the warmup, then linear decay to 0 over "
+                              "the last --decay-ratio of the steps; "
                               "'auto': linear with a warmup, else constant",
-                              choices=('auto', 'constant', 'linear'))
+                              choices=('auto', 'constant', 'linear', 'wsd'))
+    decay_ratio: float = option(0.2, "with --lr-schedule wsd: the fraction of the steps, at "
+                                "the end, over which the rate decays to 0", minimum=0.0)
     clip_grad_norm: typing.Optional[float] = option(
         None, 'clip the gradients to this global L2 norm (gluon.utils.clip_global_norm)',
         metavar='NORM')
