@@ -216,6 +216,10 @@ def test_plot_draws_several_runs_and_names_a_bad_line(tmp_path):
                         '| fast - chapter: val_mlm_loss |')
     # step 50 is the only one both logged; fast has no validation there
     assert lines[2:] == ['| 50 | 6.500 | 6.500 | +0.000 | 6.400 | - | - |']
+    r = run(['scripts/plot_runs.py', '--output', str(png), '--keys', 'mlm_loss', '--max-x', '100',
+             '--table', str(table), str(a)])
+    assert r.returncode == 0, r.stderr
+    assert [l.split(' | ')[0] for l in table.read_text().splitlines()[2:]] == ['| 50', '| 100']
     b.write_text(json.dumps(dict(step=50, mlm_loss=6.5)) + '\n{"step": 100,\n')
     png.unlink()
     r = run(['scripts/plot_runs.py', '--output', str(png), str(a), 'fast=' + str(b)])

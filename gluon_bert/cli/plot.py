@@ -33,6 +33,8 @@ def plot_main(argv=None):
     p.add_argument('--x', default='step', help="the x axis: 'step' or 'epoch' "
                    '(default: %(default)s)')
     p.add_argument('--title', default='')
+    p.add_argument('--max-x', type=float, default=None, metavar='X',
+                   help='only the records whose x is at most X (e.g. the first 1000 steps)')
     p.add_argument('--table', default=None, metavar='FILE',
                    help='also write a Markdown table of the metrics at every step all the '
                         'runs logged, with each run\'s difference from the first')
@@ -43,6 +45,8 @@ def plot_main(argv=None):
         if label in runs:
             raise ValueError('two runs are labelled %r: give them LABEL=PATH' % label)
         records = read_metrics(path)
+        if a.max_x is not None:
+            records = [r for r in records if r.get(a.x) is not None and r[a.x] <= a.max_x]
         if not any(r.get(k) is not None for r in records for k in keys):
             raise ValueError('%s has none of the metrics %s' % (path, ', '.join(keys)))
         runs[label] = records
