@@ -49,7 +49,7 @@ def build_parser(args_class, description=None, prog=None):
     `--field-name` (and the field's aliases), its default, help, choices and
     minimum.  A boolean field that defaults to True gets `--no-field-name`."""
     epilog = '\n'.join('--%s %s changes the defaults: %s' % (option_name, name, ', '.join(
-        '--%s %s' % (k.replace('_', '-'), _shown(v)) for k, v in recipe.items()))
+        _flag(k, v) for k, v in recipe.items()))
         for option_name, table in (('dataset', 'DATASET_DEFAULTS'), ('recipe', 'RECIPES'))
         for name, recipe in getattr(args_class, table, {}).items())
     parser = argparse.ArgumentParser(
@@ -83,6 +83,12 @@ def build_parser(args_class, description=None, prog=None):
         group.add_argument(flag, *meta['flags'], dest=f.name, type=convert, default=default,
                            choices=meta['choices'], metavar=meta['metavar'], help=help_text)
     return parser
+
+
+def _flag(name, value):
+    """The command-line words that set the field `name` to `value`."""
+    flag = '--' + name.replace('_', '-')
+    return flag if value is True else '%s %s' % (flag, _shown(value))
 
 
 def _shown(value):
