@@ -234,7 +234,7 @@ class PretrainArgs(TrainArgs):
     # of the search in results/pretrain-fast-search, and masks drawn anew at every
     # pass (results/pretrain-fast-dynamic; README: "A faster recipe").  A constant
     # rate after the warmup ends lower in validation MLM loss but fine-tunes worse
-    # (results/pretrain-fast-rebased).
+    # (results/pretrain-fast-constant).
     RECIPES: typing.ClassVar[dict] = {'fast': dict(
         num_steps=1300, **FAST_OPTIMIZER, dynamic_masking=True, bucket=10,
         output='runs/pretrain-fast')}
