@@ -21,10 +21,10 @@ from gluon_bert.system import cpu_flags, openblas_coretype, usable_cpus
 _omp_threads_defaulted = 'mxnet' not in sys.modules and not os.environ.get('OMP_NUM_THREADS')
 if _omp_threads_defaulted:
     os.environ['OMP_NUM_THREADS'] = str(usable_cpus())
-_openblas_core_defaulted = ('mxnet' not in sys.modules and not os.environ.get('OPENBLAS_CORETYPE')
-                            and openblas_coretype(cpu_flags()) is not None)
-if _openblas_core_defaulted:
-    os.environ['OPENBLAS_CORETYPE'] = openblas_coretype(cpu_flags())
+_openblas_coretype = (None if 'mxnet' in sys.modules or os.environ.get('OPENBLAS_CORETYPE')
+                      else openblas_coretype(cpu_flags()))
+if _openblas_coretype:
+    os.environ['OPENBLAS_CORETYPE'] = _openblas_coretype
 
 from gluon_bert.model.config import BERTConfig, PRESETS, get_config  # noqa: E402
 from gluon_bert.model.bert import (BERTEncoder, MaskLM, NextSentencePred, BERTModel, BERTClassifier)
