@@ -13,7 +13,8 @@ _GEMM_SHAPES = [('4096x256 . 256x256 (W_q/k/v/o)', 4096, 256, 256),
                 ('1024x1024 . 1024x1024', 1024, 1024, 1024)]
 # batched: (name, batch, M, K, N): attention scores and weighted values, 128 x 4 heads.
 _BMM_SHAPES = [('512 x (32x64 . 64x32) (scores)', 512, 32, 64, 32),
-               ('512 x (32x32 . 32x64) (weights . values)', 512, 32, 32, 64)]
+               ('512 x (32x32 . 32x64) (weights . values)', 512, 32, 32, 64),
+               ('512 x (64x64 . 64x64) (fine-tuning, 4 heads, length 64)', 512, 64, 64, 64)]
 # Operator micro-benchmarks (milliseconds per call): LayerNorm over the
 # activations of a per-batch padded fine-tuning batch (128 x 56 tokens x 256),
 # and the MaskLM softmax cross-entropy of a pretraining batch (896 rows x vocab).

@@ -9,8 +9,8 @@ BENCHMARKS.md).  Set `OMP_NUM_THREADS` to choose.
 It also sets `OPENBLAS_CORETYPE` to 'Haswell' when it is not set and the CPU has
 AVX2 and FMA (`gluon_bert.system.openblas_coretype`): the wheel's OpenBLAS, which
 computes the attention products, otherwise falls back to SSE3 kernels on CPUs it
-does not recognise, about 3x slower.  `gluon_bert.system.openblas_core()` tells
-which kernels run.
+does not recognise, which run `batch_dot` at about half the rate (BENCHMARKS.md).
+`gluon_bert.system.openblas_core()` tells which kernels run.
 """
 import os
 import sys

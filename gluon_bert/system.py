@@ -40,8 +40,8 @@ def openblas_coretype(flags):
     kernels from the CPU's family and model, and on a processor it does not know
     (a recent Xeon reporting itself as "Intel(R) Xeon(R) Processor" in a VM) falls
     back to 'Prescott', SSE3 kernels.  MXNet's `batch_dot`, the attention
-    products, runs on OpenBLAS: with the Prescott kernels at about a third of the
-    rate of the Haswell ones on such a machine (BENCHMARKS.md).  The wheel's
+    products, runs on OpenBLAS: with the Prescott kernels at about half its rate
+    with the Haswell ones on such a machine (BENCHMARKS.md).  The wheel's
     OpenBLAS has no kernels beyond Haswell's (asking it for 'SkylakeX' gives
     'Haswell'), so on any CPU with AVX2 and FMA 'Haswell' is its best choice."""
     return 'Haswell' if {'avx2', 'fma'} <= set(flags) else None
