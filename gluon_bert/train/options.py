@@ -65,18 +65,15 @@ def _parse_labels(text):
     return names
 
 
-def _decay_factor(text):
-    value = float(text)
-    if not 0.0 < value <= 1.0:
-        raise argparse.ArgumentTypeError('must be in (0, 1], got %s' % text)
-    return value
-
-
-def _share(text):
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError('must be in [0, 1], got %s' % text)
-    return value
+def _fraction(zero_allowed):
+    """An option converter to a float in [0, 1] (`zero_allowed`) or in (0, 1]."""
+    def convert(text):
+        value = float(text)
+        if not (0.0 <= value if zero_allowed else 0.0 < value) or value > 1.0:
+            raise argparse.ArgumentTypeError('must be in %s0, 1], got %s'
+                                             % ('[' if zero_allowed else '(', text))
+        return value
+    return convert
 
 
 # The optimizer of pretraining's `fast` recipe and of the offline demo: AdamW
@@ -112,7 +109,8 @@ class TrainArgs:
                               "'auto': linear with a warmup, else constant",
                               choices=('auto', 'constant', 'linear', 'wsd'))
     decay_ratio: float = option(0.2, "with --lr-schedule wsd: the fraction of the steps, at "
-                                "the end, over which the rate decays to 0", minimum=0.0)
+                                "the end, over which the rate decays to 0",
+                                convert=_fraction(False))
     clip_grad_norm: typing.Optional[float] = option(
         None, 'clip the gradients to this global L2 norm (gluon.utils.clip_global_norm)',
         metavar='NORM')
@@ -217,7 +215,7 @@ class PretrainArgs(TrainArgs):
     synthetic_paragraphs: int = option(2000, 'paragraphs of the synthetic corpus', minimum=1)
     synthetic_scenes: float = option(
         1.0, "share of the synthetic corpus's paragraphs that describe the NLI task's scenes "
-        "(the others: WikiText-like articles)", metavar='SHARE', convert=_share)
+        "(the others: WikiText-like articles)", metavar='SHARE', convert=_fraction(True))
     output: str = option('runs/pretrain', 'output folder', computation=False)
     recipe: str = option('chapter', "named optimizer recipe, for every option the command "
                          "line does not give: 'chapter' (the defaults: Adam lr 1e-3, "
@@ -287,7 +285,7 @@ class FinetuneArgs(TrainArgs):
     layer_lr_decay: float = option(1.0, 'layer-wise learning-rate decay G in (0, 1]: encoder '
                                    'block k from the top trains at lr*G^k, the embeddings at '
                                    'lr*G^num_blocks, the head at lr (or --head-lr); 1: off',
-                                   metavar='G', convert=_decay_factor)
+                                   metavar='G', convert=_fraction(False))
     truncation: str = option('longest-first', "pairs longer than max_len: 'longest-first' "
                              "(the chapter's: drop the last token of the longer side until "
                              "the pair fits) or 'ratio' (each side keeps a share of max_len - 3 "
