@@ -100,14 +100,16 @@ class CurveRecorder:
     """What d2l's `train_bert` takes for its `Animator`: each `add(step,
     (mlm_running, nsp_running))` writes a record to `log` (and prints it), with
     the validation metrics (`evaluate` on `valid_arrays`) every `eval_interval`
-    steps and at `num_steps`.  `time` and `pairs_per_sec` leave out the
-    evaluations."""
+    steps and at `num_steps`, when also the parameters go to
+    `params_dir`/step-N.params if it is given.  `time` and `pairs_per_sec`
+    leave out the evaluations."""
 
     def __init__(self, log, d2l, net, loss, vocab_size, batches, num_steps,
-                 valid_arrays=None, eval_interval=0):
+                 valid_arrays=None, eval_interval=0, params_dir=None):
         self.log, self.d2l, self.net, self.loss, self.vocab_size = log, d2l, net, loss, vocab_size
         self.batches, self.num_steps = batches, num_steps
         self.valid_arrays, self.eval_interval = valid_arrays, eval_interval
+        self.params_dir = params_dir
         self.records, self.eval_seconds, self.start = [], 0.0, time.perf_counter()
 
     def add(self, step, running):
@@ -120,11 +122,13 @@ class CurveRecorder:
                            / (step - last['step']))
         record.update(time=seconds, pairs_per_sec=self.batches.pairs / seconds)
         record.update({k + '_running': float(v) for k, v in zip(LOSS_KEYS, running)})
-        if self.valid_arrays is not None and self.eval_interval and (
-                step % self.eval_interval == 0 or step == self.num_steps):
+        if self.eval_interval and (step % self.eval_interval == 0 or step == self.num_steps):
             t0 = time.perf_counter()
-            record.update(evaluate(self.d2l, self.net, self.loss, self.vocab_size,
-                                   self.valid_arrays))
+            if self.valid_arrays is not None:
+                record.update(evaluate(self.d2l, self.net, self.loss, self.vocab_size,
+                                       self.valid_arrays))
+            if self.params_dir:
+                self.net.save_parameters(os.path.join(self.params_dir, 'step-%d.params' % step))
             self.eval_seconds += time.perf_counter() - t0
         self.records.append(record)
         self.log.write(dumps_json(record) + '\n')
@@ -147,12 +151,15 @@ def _replaced(module, **attrs):
 
 
 def chapter_curve(data_dir, num_steps, output, lr=TRAIN_BERT_LR, batch_size=256, max_len=128,
-                  seed=0, log_interval=50, eval_interval=200, eval_pairs=2000, num_workers=None):
+                  seed=0, log_interval=50, eval_interval=200, eval_pairs=2000, num_workers=None,
+                  save_params=False):
     """Run the chapter's pretraining (d2l 0.12.0's `train_bert`) for `num_steps`
     steps and log it into `output/metrics.jsonl`; returns the records.  `lr`
     other than 1e-3 scales every parameter's `lr_mult`, so that `train_bert`'s
     Adam steps at `lr`; `num_workers`: the DataLoader's (None: the chapter's,
-    `d2l.get_dataloader_workers()`)."""
+    `d2l.get_dataloader_workers()`); `save_params`: keep the parameters of
+    every evaluation step in `output` (step-N.params, d2l's names), and d2l's
+    vocabulary (vocab.json, its idx_to_token)."""
     from benchmarks.chapter import D2L_VERSION, import_d2l
     d2l = import_d2l()
     if not os.path.isfile(os.path.join(data_dir, 'wiki.train.tokens')):
@@ -194,9 +201,11 @@ def chapter_curve(data_dir, num_steps, output, lr=TRAIN_BERT_LR, batch_size=256,
         batch_size=batch_size, max_len=max_len, seed=seed, log_interval=log_interval,
         eval_interval=eval_interval, eval_pairs=eval_pairs, num_workers=workers,
         model=MODEL, train_pairs=len(train_set), vocab_size=len(vocab)))
+    if save_params:
+        write_json_atomic(os.path.join(output, 'vocab.json'), vocab.idx_to_token)
     with open(os.path.join(output, 'metrics.jsonl'), 'w') as log:
         recorder = CurveRecorder(log, d2l, net, loss, len(vocab), batches, num_steps,
-                                 valid_arrays, eval_interval)
+                                 valid_arrays, eval_interval, output if save_params else None)
         with _replaced(d2l, Animator=lambda **kwargs: recorder,
                        use_svg_display=lambda: None):
             d2l.train_bert(batches, net, loss, len(vocab), ctx, log_interval, num_steps)
@@ -220,11 +229,14 @@ def main(argv=None):
     p.add_argument('--eval-pairs', type=int, default=2000)
     p.add_argument('--num-workers', type=int, default=None,
                    help="the DataLoader's worker processes (default: the chapter's, 4)")
+    p.add_argument('--save-params', action='store_true',
+                   help="keep the parameters at every evaluation step (OUTPUT/step-N.params) "
+                        "and d2l's vocabulary (OUTPUT/vocab.json)")
     a = p.parse_args(argv)
     chapter_curve(a.data_dir, a.num_steps, a.output, lr=a.lr, batch_size=a.batch_size,
                   max_len=a.max_len, seed=a.seed, log_interval=a.log_interval,
                   eval_interval=a.eval_interval, eval_pairs=a.eval_pairs,
-                  num_workers=a.num_workers)
+                  num_workers=a.num_workers, save_params=a.save_params)
 
 
 if __name__ == '__main__':

@@ -30,6 +30,11 @@ def _on_threads(threads, jobs, suffix=None):
 FT_MXNET = [('ft_d2l_mxnet', 'ft_d2l', {}),
             ('ft_gluon_bucket0', 'ft_gluon', dict(bucket=0)),
             ('ft_gluon_bucket10', 'ft_gluon', dict(bucket=FT_BUCKETS))]
+# Data parallel over two CPU contexts (`--ctx cpu(0),cpu(1)`): MXNet's engine runs
+# each context's operators on its own worker thread, so the two halves of a
+# batch run at once, each operator on one OpenMP thread.
+FT_DP = [('ft_gluon_bucket0_dp2', 'ft_gluon', dict(bucket=0, devices=2)),
+         ('ft_gluon_bucket10_dp2', 'ft_gluon', dict(bucket=FT_BUCKETS, devices=2))]
 FT_TORCH = [('ft_torch_padded', 'ft_torch', dict(pad='max_len')),
             ('ft_torch_dynamic', 'ft_torch', dict(pad='batch')),
             ('ft_torch_bucket10', 'ft_torch', dict(pad='bucket'))]
@@ -41,6 +46,7 @@ PT_MXNET = [('pt_d2l_mxnet', 'pt_d2l', {}),
 PREP = [('snli_gluon', 'snli_gluon', {}), ('snli_d2l', 'snli_d2l', {}),
         ('wiki_gluon', 'wiki_gluon', {}), ('wiki_d2l', 'wiki_d2l', {})]
 PROFILES = [('prof_gluon', 'prof_gluon', dict(BULK_OFF, bucket=0)),
+            ('prof_gluon_bucket10', 'prof_gluon', dict(BULK_OFF, bucket=FT_BUCKETS)),
             ('prof_torch', 'prof_torch', dict(pad='batch')),
             ('prof_pt_gluon', 'prof_pt_gluon', dict(BULK_OFF, bucket=PT_BUCKETS))]
 
@@ -51,7 +57,8 @@ PROFILES = [('prof_gluon', 'prof_gluon', dict(BULK_OFF, bucket=0)),
 # (unset, MXNet 1.9.1 takes one thread on this 2-vCPU machine).
 JOBS = (_on_threads(1, FT_MXNET) + _on_threads(1, FT_TORCH, '_t1')
         + _on_threads(2, FT_TORCH) + _on_threads(1, PT_MXNET)
-        + _on_threads(2, FT_MXNET + PT_MXNET) + _on_threads(1, PREP)
+        + _on_threads(2, FT_MXNET + PT_MXNET) + _on_threads(1, FT_DP, '')
+        + _on_threads(1, PREP)
         + _on_threads(1, PROFILES) + _on_threads(2, PROFILES)
         + [('sgemm_mxnet', 'sgemm', 1, dict(lib='mxnet')),
            ('sgemm_mxnet_t2', 'sgemm', 2, dict(lib='mxnet'))]

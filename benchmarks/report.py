@@ -7,7 +7,8 @@ from benchmarks.jobs import JOBS, twin_2threads
 from benchmarks.workers import MAX_LEN, PRETRAIN_MAX_LEN
 
 __all__ = ['TARGETS', 'CHECKS', 'RATIOS', 'fully_connected_gflops', 'roofline_pct',
-           'thread_scaling', 'cpu_model', 'format_report']
+           'thread_scaling', 'job_rate', 'median_round', 'ratio_rounds', 'cpu_model',
+           'format_report']
 
 TARGETS = dict(finetune_vs_d2l_mxnet=5.0, finetune_vs_pytorch_padded=3.0,
                finetune_vs_pytorch_dynamic=1.25, pretrain_vs_d2l_mxnet=3.0,
@@ -25,7 +26,9 @@ FT_ROWS = [('ft_d2l_mxnet', "(a) chapter's MXNet code, padded to 128"),
            ('ft_gluon_bucket0_t2', '(b) gluon_bert, default, 2 threads'),
            ('ft_torch_padded_t2', '(c) PyTorch twin, padded to 128, 2 threads'),
            ('ft_torch_bucket10_t2', '(d) PyTorch twin, bucket=10 batches, 2 thr'),
-           ('ft_torch_dynamic_t2', '(d) PyTorch twin, bucket=0 batches, 2 thr')]
+           ('ft_torch_dynamic_t2', '(d) PyTorch twin, bucket=0 batches, 2 thr'),
+           ('ft_gluon_bucket10_dp2', '(b) --bucket 10, cpu(0),cpu(1), 1 thr each'),
+           ('ft_gluon_bucket0_dp2', '(b) default, cpu(0),cpu(1), 1 thr each')]
 PT_ROWS = [('pt_d2l_mxnet', 'd2l _get_batch_loss_bert, padded to 64'),
            ('pt_gluon_bucket10', 'gluon_bert pretrain, --bucket 10'),
            ('pt_gluon_bucket0', 'gluon_bert pretrain, default (bucket 0)'),
@@ -91,15 +94,16 @@ def fully_connected_gflops(sgemm_job):
 
 def roofline_pct(R):
     """{'<job>_roofline_pct': 100 * the job's matrix-product GFLOPS / the
-    FullyConnected GFLOPS at its thread count} for the MXNet training jobs run."""
+    FullyConnected GFLOPS at its thread count (times its CPU contexts, `devices`)}
+    for the MXNet training jobs run."""
     peak = {1: fully_connected_gflops(R.get('sgemm_mxnet')),
             2: fully_connected_gflops(R.get('sgemm_mxnet_t2'))}
     out = {}
-    for name, kind, threads, _ in JOBS:
-        r = R.get(name)
-        if kind in ROOFLINE_KINDS and r and peak.get(threads):
+    for name, kind, threads, options in JOBS:
+        r, cores = R.get(name), threads * options.get('devices', 1)
+        if kind in ROOFLINE_KINDS and r and peak.get(cores):
             out[name + '_roofline_pct'] = round(100.0 * r['matmul_gflops_achieved']
-                                                / peak[threads], 1)
+                                                / peak[cores], 1)
     return out
 
 
@@ -111,9 +115,42 @@ def thread_scaling(R):
         one, two = R.get(name), R.get(twin_2threads(name))
         if threads != 1 or not one or not two:
             continue
-        key = next((k for k in ('examples_per_sec', 'pairs_per_sec') if one.get(k)), None)
-        if key and two.get(key):
-            out[name] = round(two[key] / one[key], 3)
+        if job_rate(one) and job_rate(two):
+            out[name] = round(job_rate(two) / job_rate(one), 3)
+    return out
+
+
+def job_rate(result):
+    """A job's examples or pairs per second, or None."""
+    return next((result[k] for k in ('examples_per_sec', 'pairs_per_sec') if result.get(k)),
+                None)
+
+
+def median_round(rounds):
+    """The results of several rounds of the same jobs (dicts {job: result}) as
+    one: for each job the round with the median rate (the lower of the two
+    middle ones for an even count), with `round_rates`, the rate of every round
+    in order; a job without a rate keeps its first round's result."""
+    out = {}
+    for name in rounds[0]:
+        results = [r[name] for r in rounds if name in r]
+        if len(results) < 2 or not all(job_rate(x) for x in results):
+            out[name] = results[0]
+            continue
+        pick = dict(sorted(results, key=job_rate)[(len(results) - 1) // 2])
+        pick['round_rates'] = [round(job_rate(x), 1) for x in results]
+        out[name] = pick
+    return out
+
+
+def ratio_rounds(rounds):
+    """{key of RATIOS: its ratio in each round} for the ratios whose two jobs
+    have a rate in every round: the same ratio measured minutes apart."""
+    out = {}
+    for key, (job, base) in RATIOS.items():
+        pairs = [(job_rate(r[job]), job_rate(r[base])) for r in rounds if job in r and base in r]
+        if len(rounds) > 1 and len(pairs) == len(rounds) and all(a and b for a, b in pairs):
+            out[key] = [round(a / b, 3) for a, b in pairs]
     return out
 
 
@@ -182,6 +219,12 @@ def format_report(rep):
                 label, r['pairs_per_sec'], r['seconds'], r['steps'],
                 r.get('mean_padded_len', max_len[key]), r['matmul_gflops_achieved'],
                 r['peak_rss_mib']))
+    per_round = rep.get('ratio_rounds') or {}
+    if per_round:
+        lines += ['', 'the ratios in each round (%d rounds; the tables above: the median '
+                  "round of each job)" % len(next(iter(per_round.values())))]
+        lines += ['  %-52s %s' % (k, ' '.join('%.2fx' % x for x in v))
+                  for k, v in per_round.items()]
     scaling = rep.get('scaling_2threads') or {}
     if scaling:
         lines += ['', 'rate on 2 threads / rate on 1 (the same job)']
@@ -232,8 +275,7 @@ def format_report(rep):
         lines += ['', 'operator micro-benchmarks (ms per call)']
         for k, d in sorted(ops.items()):
             lines += ['  %-18s %-58s %8.2f' % (k, op, ms) for op, ms in d.items()]
-    for key in ('prof_gluon', 'prof_torch', 'prof_pt_gluon', 'prof_gluon_t2', 'prof_torch_t2',
-                'prof_pt_gluon_t2'):
+    for key in [name for name, kind, _, _ in JOBS if kind.startswith('prof')]:
         p = J.get(key, {}).get('profile')
         if p:
             lines += ['', '%s: operators %.1f s of %.1f s wall (%s)' % (

@@ -74,7 +74,8 @@ from benchmarks import chapter, kernels, workers  # noqa: E402
 from benchmarks.jobs import (JOBS, FT_KINDS, PT_KINDS, D2L_KINDS,  # noqa: E402
                              CHAPTER_PRETRAIN)
 from benchmarks.report import (TARGETS, RATIOS, fully_connected_gflops,  # noqa: E402
-                               roofline_pct, thread_scaling, cpu_model, format_report)
+                               roofline_pct, thread_scaling, median_round, ratio_rounds,
+                               cpu_model, format_report)
 from benchmarks.inputs import DEFAULT_SNLI, DEFAULT_WIKI_XZ, prepare_inputs  # noqa: E402
 from benchmarks.workers import (SNLI_TRAIN_PAIRS, MAX_LEN, PRETRAIN_MAX_LEN,  # noqa: E402
                                 PRESET, SEED, load_now, read_json)
@@ -247,14 +248,22 @@ def run_all(args):
                                                 for _, _, _, o in selected})
         R = {'prep': launch('prep', work, dict(base, kind='prep', pretrain_max_lens=max_lens,
                                                ft_pairs=S['ft_steps'] * S['batch_size']))}
-        for name, kind, threads, options in selected:
-            spec = dict(base, kind=kind, threads=threads, **options)
-            R[name] = launch(name, work, spec, threads, env=spec.get('env'))
+        rounds = []
+        for k in range(args.repeat):
+            if args.repeat > 1:
+                print('round %d of %d' % (k + 1, args.repeat), file=sys.stderr)
+            rounds.append({})
+            for name, kind, threads, options in selected:
+                spec = dict(base, kind=kind, threads=threads, **options)
+                rounds[-1][name] = launch(name, work, spec, threads, env=spec.get('env'))
+        R.update(median_round(rounds) if rounds[0] else {})
     finally:
         if not args.keep_workdir and not args.workdir:
             shutil.rmtree(work, ignore_errors=True)
-    return summarize(R, S, mode, notes, started, load_start, load_now(), busy,
-                     time.perf_counter() - t_start)
+    summary = summarize(R, S, mode, notes, started, load_start, load_now(), busy,
+                        time.perf_counter() - t_start)
+    summary.update(rounds=args.repeat, ratio_rounds=ratio_rounds(rounds))
+    return summary
 
 
 def summarize(R, S, mode, notes, started, load_start, load_end, busy, total_seconds):
@@ -320,9 +329,14 @@ def main(argv=None):
     p.add_argument('--only', nargs='*', default=None, metavar='PREFIX',
                    help='run only the jobs whose names start with these (prep always runs); '
                         'the jobs: ' + ', '.join(name for name, _, _, _ in JOBS))
+    p.add_argument('--repeat', type=int, default=1, metavar='N',
+                   help='run the selected jobs N times over, in turn; each job reports '
+                        'its median round, and every ratio its value in each round')
     p.add_argument('--workdir', default=None, help='keep the job files here')
     p.add_argument('--keep-workdir', action='store_true')
     args = p.parse_args(argv)
+    if args.repeat < 1:
+        p.error('--repeat must be at least 1, got %d' % args.repeat)
     report = run_all(args)
     text = format_report(report)
     report['table'] = text

@@ -195,7 +195,9 @@ def prep(job, spec):
 
 def ft_gluon(job, spec, profile=False):
     """(b) gluon_bert's finetune as `jobs.run_finetuning` calls it (hybridized, the
-    trainer of `optim.make_trainer`); epoch 1: warm-up, epoch 2: timed."""
+    trainer of `optim.make_trainer`); epoch 1: warm-up, epoch 2: timed.  The
+    spec's `devices` N > 1: data parallel over the contexts cpu(0) ... cpu(N-1)
+    (`--ctx cpu(0),cpu(1)`), each batch split over them as over GPUs."""
     import mxnet as mx
     from mxnet import init
     from gluon_bert.model.bert import BERTModel, BERTClassifier
@@ -204,17 +206,17 @@ def ft_gluon(job, spec, profile=False):
     np.random.seed(SEED)
     data = finetune_arrays(job, spec, profile)
     config = bench_config(job, spec)
-    ctx = mx.cpu()
+    ctxs = [mx.cpu(i) for i in range(spec.get('devices', 1))]
     bert = BERTModel(config)
-    bert.initialize(init.Xavier(), ctx=ctx)
+    bert.initialize(init.Xavier(), ctx=ctxs)
     net = BERTClassifier(bert)
     for block in net.new_blocks():
-        block.initialize(init.Xavier(), ctx=ctx)
+        block.initialize(init.Xavier(), ctx=ctxs)
     B, bucket = spec['batch_size'], spec.get('bucket', 0)
     epoch = TimedEpoch(None if not profile else lambda: kernels.start_mxnet_profiler(
         os.path.join(job, 'mxnet-profile.json')))
     load = load_now()
-    summary = finetune_gluon(net, data, [ctx], B, 1e-4, bucket=bucket, num_epochs=2, seed=SEED,
+    summary = finetune_gluon(net, data, ctxs, B, 1e-4, bucket=bucket, num_epochs=2, seed=SEED,
                              on_epoch_end=epoch)
     r1, r2 = summary['records']
     seconds = r2['train_seconds'] - r1['train_seconds']
@@ -225,7 +227,7 @@ def ft_gluon(job, spec, profile=False):
                cpu_seconds=epoch.cpu_seconds, first_epoch_examples_per_sec=r1['examples_per_sec'],
                padding=('per batch, x8' if not bucket else
                         'FixedBucketSampler, %d buckets' % bucket),
-               bucket=bucket, train_loss=r2['train_loss'], hybridized=True)
+               bucket=bucket, train_loss=r2['train_loss'], hybridized=True, devices=len(ctxs))
     if profile:
         out['profile'] = kernels.stop_mxnet_profiler(seconds)
     return out

@@ -24,11 +24,14 @@ def test_roofline_pct_uses_the_rate_of_the_jobs_thread_count():
          'ft_gluon_bucket0': {'matmul_gflops_achieved': 64.0},
          'ft_gluon_bucket0_t2': {'matmul_gflops_achieved': 95.0},
          'pt_d2l_mxnet': {'matmul_gflops_achieved': 50.0},
-         'ft_torch_dynamic_t1': {'matmul_gflops_achieved': 70.0}}
+         'ft_torch_dynamic_t1': {'matmul_gflops_achieved': 70.0},
+         # one thread on each of two CPU contexts: two cores' rate
+         'ft_gluon_bucket0_dp2': {'matmul_gflops_achieved': 80.0}}
     out = report.roofline_pct(R)
     assert out == {'ft_gluon_bucket0_roofline_pct': 64.0,
                    'ft_gluon_bucket0_t2_roofline_pct': 47.5,
-                   'pt_d2l_mxnet_roofline_pct': 50.0}
+                   'pt_d2l_mxnet_roofline_pct': 50.0,
+                   'ft_gluon_bucket0_dp2_roofline_pct': 40.0}
     # without the 2-thread sgemm job, no 2-thread share
     del R['sgemm_mxnet_t2']
     assert 'ft_gluon_bucket0_t2_roofline_pct' not in report.roofline_pct(R)
@@ -62,3 +65,21 @@ def test_the_report_prints_the_scaling_and_the_machines_rates():
     assert rep['scaling_2threads'] == {'ft_gluon_bucket0': 1.5}
     assert '105.0 GFLOPS on 1 thread, 190.0 on 2' in text and 'Haswell' in text
     assert any(line.split() == ['ft_gluon_bucket0', '1.50x'] for line in text.splitlines())
+
+
+def test_repeated_rounds_keep_each_jobs_median_round_and_each_rounds_ratio():
+    rounds = [{'ft_gluon_bucket0': {'examples_per_sec': r, 'round': k},
+               'ft_torch_dynamic_t1': {'examples_per_sec': t},
+               'sgemm_mxnet': _sgemm(100.0 + k, 100.0, 100.0, 40.0)}
+              for k, (r, t) in enumerate([(300.0, 200.0), (200.0, 100.0), (400.0, 250.0)])]
+    R = report.median_round(rounds)
+    assert R['ft_gluon_bucket0']['round'] == 0                 # 300: the median of 200 300 400
+    assert R['ft_gluon_bucket0']['round_rates'] == [300.0, 200.0, 400.0]
+    assert R['ft_torch_dynamic_t1']['examples_per_sec'] == 200.0
+    assert R['sgemm_mxnet'] is rounds[0]['sgemm_mxnet']        # no rate: the first round
+    # even counts: the lower middle
+    assert report.median_round(rounds[:2])['ft_gluon_bucket0']['examples_per_sec'] == 200.0
+    # each round's ratio, paired within the round
+    per_round = report.ratio_rounds(rounds)
+    assert per_round == {'finetune_bucket0_speedup_vs_pytorch_dynamic': [1.5, 2.0, 1.6]}
+    assert report.ratio_rounds(rounds[:1]) == {}               # one round: nothing to pair
