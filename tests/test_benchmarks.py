@@ -1,7 +1,10 @@
 """The benchmark's summary arithmetic: matrix-product rates as a share of the
-FullyConnected rate of the same run and thread count (`*_roofline_pct`)."""
+FullyConnected rate of the same run and thread count (`*_roofline_pct`), the
+rounds of `--repeat`; the swap of `chapter_eval`."""
 import os
 import sys
+
+import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks import report, run  # noqa: E402
@@ -83,3 +86,25 @@ def test_repeated_rounds_keep_each_jobs_median_round_and_each_rounds_ratio():
     per_round = report.ratio_rounds(rounds)
     assert per_round == {'finetune_bucket0_speedup_vs_pytorch_dynamic': [1.5, 2.0, 1.6]}
     assert report.ratio_rounds(rounds[:1]) == {}               # one round: nothing to pair
+
+
+def test_swapping_the_ten_percent_replacement_between_the_two_recipes():
+    from benchmarks.chapter_eval import swap_replacements
+    unk, mask, cls, sep = 0, 2, 3, 4
+    # targets at 1 (kept), 2 (masked), 3 (a random word), 4 (no weight: padding)
+    tokens = np.array([[cls, 10, mask, 15, 0, 12, sep]])
+    positions, weights = np.array([[1, 2, 3, 4]]), np.array([[1.0, 1.0, 1.0, 0.0]])
+    labels = np.array([[10, 20, 30, 40]])
+    new, swapped, targets = swap_replacements(tokens, positions, weights, labels, unk, mask,
+                                              50, to_unk=True)
+    assert (swapped, targets) == (1, 3)
+    assert new.tolist() == [[cls, 10, mask, unk, 0, 12, sep]]
+    assert tokens[0, 3] == 15                                   # the input is not changed
+    # d2l 0.12.0's <unk> for a target that is not <unk> becomes a word; a real <unk> stays
+    tokens = np.array([[cls, unk, unk, 11, sep]])
+    positions, weights = np.array([[1, 2, 3]]), np.ones((1, 3))
+    labels = np.array([[unk, 25, 11]])
+    new, swapped, targets = swap_replacements(tokens, positions, weights, labels, unk, mask,
+                                              50, to_unk=False)
+    assert (swapped, targets) == (1, 3)
+    assert new[0, 1] == unk and new[0, 3] == 11 and 5 <= new[0, 2] < 50

@@ -5,6 +5,7 @@ chapter's own code (tests/chapter_listing.py) runs end to end on tiny data
 written into a temporary GLUON_BERT_HOME."""
 import math
 import os
+import random
 import re
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import sys
 import numpy as np
 import mxnet as mx
 import pytest
-from mxnet import autograd, gluon
+from mxnet import gluon
 
 from gluon_bert import chapter
 from gluon_bert.data import synthetic
@@ -228,3 +229,25 @@ def test_the_chapters_code_runs(home):
     for acc, n in ((train_acc, SNLI_SIZES['train']), (test_acc, SNLI_SIZES['test'])):
         assert abs(acc * n - round(acc * n)) <= 0.0005 * n + 1e-9
     assert re.search(r'^\d+\.\d examples/sec on \[cpu\(0\)\]$', out, re.M)
+
+
+def test_d2l_0_12_0s_random_word_is_unk(d2l012):
+    """README: d2l 0.12.0's "10 %: a random word" of masked LM is `<unk>` (it puts
+    `random.randint(0, len(vocab) - 1)`, an int, among the string tokens, and
+    `vocab[...]` maps it to `<unk>`); gluon_bert draws a word
+    (tests/test_wikitext.py)."""
+    d = d2l012.d2l
+    sentences = [['w%d' % (i % 40) for i in range(j, j + 12)] for j in range(40)]
+    vocab = d.Vocab(sentences, min_freq=1, reserved_tokens=['<pad>', '<mask>', '<cls>', '<sep>'])
+    state = random.getstate()
+    random.seed(0)
+    try:
+        replaced = []
+        for sentence in sentences * 20:
+            ids, positions, labels = d._get_mlm_data_from_tokens(
+                ['<cls>'] + sentence + ['<sep>'], vocab)
+            replaced += [ids[p] for p, label in zip(positions, labels)
+                         if ids[p] not in (vocab['<mask>'], label)]
+    finally:
+        random.setstate(state)
+    assert len(replaced) > 50 and set(replaced) == {vocab['<unk>']}
