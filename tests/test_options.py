@@ -103,6 +103,34 @@ def test_dropout_and_embedding_init_options(tmp_path):
         parse_args(PretrainArgs, ['--dropout', '-0.1'])
 
 
+def test_positions_sets_the_rows_of_the_position_table(tmp_path):
+    """--positions: a longer position table than --max-len (d2l's 1000 rows),
+    Xavier-initialised over its size; fewer rows than --max-len is an error."""
+    import mxnet as mx
+    from gluon_bert.model.config import BERTConfig
+    from gluon_bert.train.jobs import run_pretraining
+    tiny = dict(num_hiddens=16, ffn_num_hiddens=16, num_heads=2, num_blks=1)
+
+    def run(name, *flags):
+        args = parse_args(PretrainArgs, ['--dataset', 'synthetic', '--synthetic-paragraphs',
+                                         '30', '--num-steps', '1', '--batch-size', '8',
+                                         '--max-len', '32', '--no-progress', '--output',
+                                         str(tmp_path / name), *flags])
+        run_pretraining(args, model_overrides=tiny)
+        table = mx.nd.load(os.path.join(args.output, 'model.params'))['encoder.pos_embedding']
+        return BERTConfig.load(os.path.join(args.output, 'config.json')), table.asnumpy()
+
+    config, table = run('long', '--positions', '1000')
+    assert config.max_len == 1000 and table.shape == (1, 1000, 16)
+    default_config, default_table = run('default')
+    # the default: the preset's table (the synthetic recipe's 'demo': 64 rows)
+    assert default_config.max_len == 64 and default_table.shape == (1, 64, 16)
+    # Xavier over (1, P, H): scale sqrt(6 / (P H + H)), 3.9x smaller for 1000 rows
+    assert abs(table).max() < 0.03 and abs(default_table).max() > 0.05
+    with pytest.raises(ValueError, match='--positions 16 is less than --max-len 32'):
+        run('short', '--positions', '16')
+
+
 def test_the_synthetic_data_bring_their_recipe_and_flags_win(tmp_path):
     """--dataset synthetic selects the demo's defaults (the chapter's real-data
     ones do not learn it) for every option the command line does not give; an

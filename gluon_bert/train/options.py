@@ -190,6 +190,10 @@ class PretrainArgs(TrainArgs):
     dropout: typing.Optional[float] = option(
         None, "the model's dropout rate instead of the preset's (d2l.pretrain: 0.2, the "
         "chapter's), a change of its regularisation", minimum=0.0)
+    positions: typing.Optional[int] = option(
+        None, 'rows of the position-embedding table, at least --max-len (default: '
+        "--max-len, or the preset's if larger; d2l's BERTModel has 1000, whose Xavier "
+        'initial values are smaller)', minimum=8)
     embedding_init: str = option(
         'xavier', "initialization of the token, segment and position embeddings: 'xavier' "
         "(the chapter's MXNet code, as every other weight) or 'normal' (N(0, 1), as "
