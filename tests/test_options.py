@@ -128,7 +128,10 @@ def test_positions_sets_the_rows_of_the_position_table(tmp_path):
     # Xavier over (1, P, H): scale sqrt(6 / (P H + H)), 3.9x smaller for 1000 rows
     assert abs(table).max() < 0.03 and abs(default_table).max() > 0.05
     with pytest.raises(ValueError, match='--positions 16 is less than --max-len 32'):
+        PretrainArgs(positions=16, max_len=32)
+    with pytest.raises(ValueError, match='--positions'):    # before the output is claimed
         run('short', '--positions', '16')
+    assert not (tmp_path / 'short').exists()
 
 
 def test_the_synthetic_data_bring_their_recipe_and_flags_win(tmp_path):

@@ -120,11 +120,7 @@ def _pretraining(args, cluster, model_overrides):
     overrides = dict(model_overrides or {})
     if args.dropout is not None:
         overrides['dropout'] = args.dropout
-    if args.positions is not None:
-        if args.positions < args.max_len:
-            raise ValueError('--positions %d is less than --max-len %d: the position table '
-                             'needs a row for every position of a pair'
-                             % (args.positions, args.max_len))
+    if args.positions is not None:          # at least max_len (PretrainArgs checks)
         overrides['max_len'] = args.positions
     config = get_config(args.preset, len(data.vocab), **overrides)
     if config.max_len < args.max_len:

@@ -241,6 +241,13 @@ class PretrainArgs(TrainArgs):
         num_steps=1300, **FAST_OPTIMIZER, dynamic_masking=True, bucket=10,
         output='runs/pretrain-fast')}
 
+    def __post_init__(self):
+        super().__post_init__()
+        if self.positions is not None and self.positions < self.max_len:
+            raise ValueError('--positions %d is less than --max-len %d: the position table '
+                             'needs a row for every position of a pair'
+                             % (self.positions, self.max_len))
+
 
 @dataclass
 class FinetuneArgs(TrainArgs):
