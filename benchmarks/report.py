@@ -7,7 +7,8 @@ from benchmarks.jobs import JOBS, twin_2threads
 from benchmarks.workers import MAX_LEN, PRETRAIN_MAX_LEN
 
 __all__ = ['TARGETS', 'CHECKS', 'RATIOS', 'fully_connected_gflops', 'roofline_pct',
-           'thread_scaling', 'job_rate', 'median_round', 'ratio_rounds', 'cpu_model',
+           'thread_scaling', 'job_rate', 'median_round', 'ratio_rounds', 'variant_rounds',
+           'cpu_model',
            'format_report']
 
 TARGETS = dict(finetune_vs_d2l_mxnet=5.0, finetune_vs_pytorch_padded=3.0,
@@ -154,6 +155,26 @@ def ratio_rounds(rounds):
     return out
 
 
+def variant_rounds(rounds):
+    """{'<job>@<variant>': {'ratios': its rate / the job's rate in each round,
+    'median': their median}} for every variant of `run.py --variant` that ran with
+    its job in every round: the two run one after the other, so each ratio
+    compares them under the same conditions."""
+    out = {}
+    for name in rounds[0]:
+        base = name.split('@', 1)[0]
+        if base == name:
+            continue
+        pairs = [(job_rate(r.get(name) or {}), job_rate(r.get(base) or {})) for r in rounds]
+        if all(a and b for a, b in pairs):
+            ratios = sorted(a / b for a, b in pairs)
+            mid = len(ratios) // 2
+            median = ratios[mid] if len(ratios) % 2 else (ratios[mid - 1] + ratios[mid]) / 2
+            out[name] = dict(ratios=[round(a / b, 3) for a, b in pairs],
+                             median=round(median, 3))
+    return out
+
+
 def cpu_model():
     try:
         with open('/proc/cpuinfo') as f:
@@ -225,6 +246,11 @@ def format_report(rep):
                   "round of each job)" % len(next(iter(per_round.values())))]
         lines += ['  %-52s %s' % (k, ' '.join('%.2fx' % x for x in v))
                   for k, v in per_round.items()]
+    variants = rep.get('variant_rounds') or {}
+    if variants:
+        lines += ['', "variants: rate / the job's rate in the same round (each round; median)"]
+        lines += ['  %-52s %s; %.2fx' % (k, ' '.join('%.2fx' % x for x in v['ratios']),
+                                         v['median']) for k, v in variants.items()]
     scaling = rep.get('scaling_2threads') or {}
     if scaling:
         lines += ['', 'rate on 2 threads / rate on 1 (the same job)']

@@ -75,7 +75,7 @@ from benchmarks.jobs import (JOBS, FT_KINDS, PT_KINDS, D2L_KINDS,  # noqa: E402
                              CHAPTER_PRETRAIN)
 from benchmarks.report import (TARGETS, RATIOS, fully_connected_gflops,  # noqa: E402
                                roofline_pct, thread_scaling, median_round, ratio_rounds,
-                               cpu_model, format_report)
+                               variant_rounds, cpu_model, format_report)
 from benchmarks.inputs import DEFAULT_SNLI, DEFAULT_WIKI_XZ, prepare_inputs  # noqa: E402
 from benchmarks.workers import (SNLI_TRAIN_PAIRS, MAX_LEN, PRETRAIN_MAX_LEN,  # noqa: E402
                                 PRESET, SEED, load_now, read_json)
@@ -224,8 +224,38 @@ def _ratio(a, b):
     return round(a / b, 3) if a and b else None
 
 
+def parse_variant(text):
+    """`NAME:VAR=VALUE[,VAR=VALUE...]` (`--variant`) -> (NAME, {VAR: VALUE}).
+    Raises ValueError naming what is wrong."""
+    name, sep, assignments = text.partition(':')
+    if not sep or not name or not name.replace('_', '').isalnum():
+        raise ValueError('--variant %r: expected NAME:VAR=VALUE[,VAR=VALUE...], NAME made '
+                         'of letters, digits and _' % text)
+    env = {}
+    for item in assignments.split(','):
+        var, eq, value = item.partition('=')
+        if not eq or not var.strip():
+            raise ValueError('--variant %r: %r is not VAR=VALUE' % (text, item))
+        env[var.strip()] = value
+    return name, env
+
+
+def with_variants(jobs, variants):
+    """`jobs` (JOBS rows), each followed by one copy per variant (NAME, env):
+    named `<job>@NAME`, its spec's `env` extended by the variant's variables (which
+    override the job's thread counts too)."""
+    out = []
+    for name, kind, threads, options in jobs:
+        out.append((name, kind, threads, options))
+        for vname, env in variants:
+            out.append(('%s@%s' % (name, vname), kind, threads,
+                        dict(options, env=dict(options.get('env') or {}, **env))))
+    return out
+
+
 def run_all(args):
     selected = [j for j in JOBS if args.only is None or any(j[0].startswith(o) for o in args.only)]
+    selected = with_variants(selected, args.variant)
     if any(kind in D2L_KINDS for _, kind, _, _ in selected):
         chapter.import_d2l()
     mode = 'quick' if args.quick else 'full'
@@ -262,7 +292,8 @@ def run_all(args):
             shutil.rmtree(work, ignore_errors=True)
     summary = summarize(R, S, mode, notes, started, load_start, load_now(), busy,
                         time.perf_counter() - t_start)
-    summary.update(rounds=args.repeat, ratio_rounds=ratio_rounds(rounds))
+    summary.update(rounds=args.repeat, ratio_rounds=ratio_rounds(rounds),
+                   variant_rounds=variant_rounds(rounds) if rounds[0] else {})
     return summary
 
 
@@ -332,11 +363,22 @@ def main(argv=None):
     p.add_argument('--repeat', type=int, default=1, metavar='N',
                    help='run the selected jobs N times over, in turn; each job reports '
                         'its median round, and every ratio its value in each round')
+    p.add_argument('--variant', action='append', default=[], metavar='NAME:VAR=VALUE,...',
+                   help='also run each selected job with these environment variables, '
+                        'as `<job>@NAME` right after it (repeatable); the report gives its '
+                        "rate over the job's in each round, e.g. "
+                        '--variant passive:OMP_WAIT_POLICY=PASSIVE')
     p.add_argument('--workdir', default=None, help='keep the job files here')
     p.add_argument('--keep-workdir', action='store_true')
     args = p.parse_args(argv)
     if args.repeat < 1:
         p.error('--repeat must be at least 1, got %d' % args.repeat)
+    try:
+        args.variant = [parse_variant(v) for v in args.variant]
+    except ValueError as e:
+        p.error(str(e))
+    if len({name for name, _ in args.variant}) < len(args.variant):
+        p.error('--variant: each NAME once')
     report = run_all(args)
     text = format_report(report)
     report['table'] = text

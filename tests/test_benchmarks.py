@@ -1,10 +1,11 @@
 """The benchmark's summary arithmetic: matrix-product rates as a share of the
 FullyConnected rate of the same run and thread count (`*_roofline_pct`), the
-rounds of `--repeat`; the swap of `chapter_eval`."""
+rounds of `--repeat`, the variants of `--variant`; the swap of `chapter_eval`."""
 import os
 import sys
 
 import numpy as np
+import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks import report, run  # noqa: E402
@@ -86,6 +87,49 @@ def test_repeated_rounds_keep_each_jobs_median_round_and_each_rounds_ratio():
     per_round = report.ratio_rounds(rounds)
     assert per_round == {'finetune_bucket0_speedup_vs_pytorch_dynamic': [1.5, 2.0, 1.6]}
     assert report.ratio_rounds(rounds[:1]) == {}               # one round: nothing to pair
+
+
+def test_a_variant_runs_right_after_its_job_with_its_variables():
+    assert run.parse_variant('passive:OMP_WAIT_POLICY=PASSIVE,GOMP_SPINCOUNT=0') == (
+        'passive', {'OMP_WAIT_POLICY': 'PASSIVE', 'GOMP_SPINCOUNT': '0'})
+    for bad in ('OMP_WAIT_POLICY=PASSIVE', 'p:OMP_WAIT_POLICY', 'a b:X=1', ':X=1'):
+        with pytest.raises(ValueError, match='--variant'):
+            run.parse_variant(bad)
+    jobs = [('ft_gluon_bucket0_t2', 'ft_gluon', 2, dict(bucket=0)),
+            ('prof_gluon', 'prof_gluon', 1, dict(env={'MXNET_EXEC_BULK_EXEC_TRAIN': '0'}))]
+    out = run.with_variants(jobs, [('ob1', {'OPENBLAS_NUM_THREADS': '1'})])
+    assert [name for name, _, _, _ in out] == ['ft_gluon_bucket0_t2', 'ft_gluon_bucket0_t2@ob1',
+                                               'prof_gluon', 'prof_gluon@ob1']
+    assert out[1][1:] == ('ft_gluon', 2, dict(bucket=0, env={'OPENBLAS_NUM_THREADS': '1'}))
+    assert out[3][3]['env'] == {'MXNET_EXEC_BULK_EXEC_TRAIN': '0', 'OPENBLAS_NUM_THREADS': '1'}
+    assert jobs[1][3]['env'] == {'MXNET_EXEC_BULK_EXEC_TRAIN': '0'}    # the job is not changed
+    assert run.with_variants(jobs, []) == jobs
+    # bad variants stop the run before any job, naming the option
+    with pytest.raises(SystemExit):
+        run.main(['--json', 'x.json', '--variant', 'no-colon'])
+    with pytest.raises(SystemExit):
+        run.main(['--json', 'x.json', '--variant', 'a:X=1', '--variant', 'a:Y=2'])
+
+
+def test_each_variant_is_compared_with_its_job_in_the_same_round():
+    rates = [(400.0, 300.0, 500.0), (200.0, 250.0, 100.0), (300.0, 330.0, None)]
+    rounds = [{'ft_gluon_bucket0': {'examples_per_sec': a},
+               'ft_gluon_bucket0@p': {'examples_per_sec': b},
+               'ft_gluon_bucket10': {'examples_per_sec': 1.0},
+               'ft_gluon_bucket10@p': {'examples_per_sec': c}} for a, b, c in rates]
+    out = report.variant_rounds(rounds)
+    # bucket10@p lacks a rate in one round: not compared
+    assert out == {'ft_gluon_bucket0@p': {'ratios': [0.75, 1.25, 1.1], 'median': 1.1}}
+    assert report.variant_rounds(rounds[:2])['ft_gluon_bucket0@p']['median'] == 1.0
+    R = {'prep': {'finetune_pairs': 8, 'finetune_mean_valid_len': 20.0,
+                  'finetune_max_valid_len': 30, 'pretrain_examples': 8,
+                  'pretrain_mean_valid_len': 40.0, 'pretrain_mean_mlm_preds': 6.0,
+                  'snli_source_pairs': 8, 'vocab_size': 50}}
+    rep = run.summarize(R, dict(batch_size=8), 'quick', {'snli': 'x', 'wikitext': 'y'},
+                        __import__('datetime').datetime(2026, 12, 6), None, None, None, 1.0)
+    rep['variant_rounds'] = out
+    line = [l for l in report.format_report(rep).splitlines() if '@p' in l]
+    assert line[0].split() == ['ft_gluon_bucket0@p', '0.75x', '1.25x', '1.10x;', '1.10x']
 
 
 def test_swapping_the_ten_percent_replacement_between_the_two_recipes():
