@@ -10,6 +10,11 @@ import pytest
 
 os.environ.setdefault('MPLBACKEND', 'Agg')
 os.environ.setdefault('MXNET_ENGINE_TYPE', 'ThreadedEnginePerDevice')
+# gluon_bert before MXNet, as in a user's script: its defaults (OpenMP threads,
+# OpenBLAS kernels; gluon_bert/__init__.py) apply only when it is imported
+# first.  The tests compare runs in this process with runs in subprocesses
+# (resumed after a kill, the scripts), which import it first.
+import gluon_bert  # noqa: E402,F401
 
 # The tiny BERT of the training tests (each test chooses its dropout).
 TINY_BERT = dict(num_hiddens=32, ffn_num_hiddens=32, num_heads=2, num_blks=1, max_len=32)

@@ -36,7 +36,7 @@ from mxnet import gluon
 
 from gluon_bert.data.lines import (find_column, json_key, json_records, json_sentence, nonblank,
                                      split_lines)
-from gluon_bert.data.labels import LABELS, LABEL_NAMES, LABEL_MAPS, NO_LABEL, read_label
+from gluon_bert.data.labels import LABELS, LABEL_NAMES, LABEL_MAPS, read_label
 from gluon_bert.fileio import read_utf8
 from gluon_bert.system import usable_cpus
 from gluon_bert.text.vocab import WordTokenizer, check_pair_len, truncation_function

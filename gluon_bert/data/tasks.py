@@ -20,8 +20,9 @@ column, a row with another number of columns than the header, a label outside
 `labels`, invalid JSON or UTF-8, a missing key, a text that is not a string.
 """
 
+from gluon_bert.data.labels import NO_LABEL
 from gluon_bert.data.lines import json_records, nonblank, split_lines
-from gluon_bert.data.snli import NO_LABEL, SNLIData
+from gluon_bert.data.snli import SNLIData
 from gluon_bert.fileio import read_utf8
 
 __all__ = ['read_task_file', 'task_label_names', 'TASK_SKIP_REASONS']

@@ -167,7 +167,7 @@ def running_means(records, names, step):
     """The means over all `step` steps so far of the per-interval means `names`
     in `records` (each over the steps since the record before it): the
     statistic the chapter prints."""
-    out, prev, totals = {}, 0, dict.fromkeys(names, 0.0)
+    prev, totals = 0, dict.fromkeys(names, 0.0)
     for r in records:
         for k in names:
             totals[k] += r[k] * (r['step'] - prev)
