@@ -2,6 +2,7 @@
 FullyConnected rate (the roofline), the 1 -> 2 thread scaling of every job, and
 the printed table of `run.py`."""
 import platform
+import statistics
 
 from benchmarks.jobs import JOBS, twin_2threads
 from benchmarks.workers import MAX_LEN, PRETRAIN_MAX_LEN
@@ -167,11 +168,8 @@ def variant_rounds(rounds):
             continue
         pairs = [(job_rate(r.get(name) or {}), job_rate(r.get(base) or {})) for r in rounds]
         if all(a and b for a, b in pairs):
-            ratios = sorted(a / b for a, b in pairs)
-            mid = len(ratios) // 2
-            median = ratios[mid] if len(ratios) % 2 else (ratios[mid - 1] + ratios[mid]) / 2
             out[name] = dict(ratios=[round(a / b, 3) for a, b in pairs],
-                             median=round(median, 3))
+                             median=round(statistics.median(a / b for a, b in pairs), 3))
     return out
 
 
