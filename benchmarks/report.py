@@ -9,8 +9,7 @@ from benchmarks.workers import MAX_LEN, PRETRAIN_MAX_LEN
 
 __all__ = ['TARGETS', 'CHECKS', 'RATIOS', 'fully_connected_gflops', 'roofline_pct',
            'thread_scaling', 'job_rate', 'median_round', 'ratio_rounds', 'variant_rounds',
-           'cpu_model',
-           'format_report']
+           'cpu_model', 'format_report']
 
 TARGETS = dict(finetune_vs_d2l_mxnet=5.0, finetune_vs_pytorch_padded=3.0,
                finetune_vs_pytorch_dynamic=1.25, pretrain_vs_d2l_mxnet=3.0,

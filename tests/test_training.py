@@ -272,6 +272,31 @@ def test_openblas_kernels_follow_the_cpu_unless_told(tmp_path):
     assert run(dict(env, OPENBLAS_CORETYPE='Prescott')) == ['Prescott', 'Prescott']
 
 
+def test_importing_gluon_bert_after_mxnet_warns_of_the_defaults_it_could_not_set():
+    import os
+    import subprocess
+    import sys
+    from gluon_bert import AVX2_CORES
+    from gluon_bert.system import cpu_flags, openblas_coretype, usable_cpus
+    env = {k: v for k, v in os.environ.items()
+           if k not in ('OMP_NUM_THREADS', 'OPENBLAS_CORETYPE')}
+
+    def stderr(code, **extra):
+        return subprocess.run([sys.executable, '-c', code], env=dict(env, **extra), check=True,
+                              stderr=subprocess.PIPE).stderr.decode()
+    late = stderr('import mxnet, gluon_bert, sys; from gluon_bert.system import openblas_core; '
+                  'print("core", openblas_core(), file=sys.stderr)')
+    assert 'gluon_bert was imported after mxnet' in late
+    assert ('OMP_NUM_THREADS=%d' % usable_cpus() in late) == (usable_cpus() > 1)
+    core = late.split('core ')[-1].strip()            # the kernels MXNet loaded by itself
+    assert ('OPENBLAS_CORETYPE=Haswell' in late) == (
+        openblas_coretype(cpu_flags()) == 'Haswell' and core not in ('None',) + AVX2_CORES)
+    # imported first, or late with both set by the user: nothing to say
+    assert 'imported after' not in stderr('import gluon_bert, mxnet')
+    assert 'imported after' not in stderr('import mxnet, gluon_bert', OMP_NUM_THREADS='1',
+                                          OPENBLAS_CORETYPE='Haswell')
+
+
 def test_validation_metrics_are_logged_and_fall(wiki, tmp_path):
     """Every eval_interval steps the record holds the MLM/NSP loss and accuracy on
     held-out pairs (another part of the synthetic corpus, the training
